@@ -27,6 +27,7 @@ step "Trunk CSR build of app/"
 trunk build
 
 step "End-to-end tests (cargo leptos end-to-end, Playwright + Chromium)"
+cargo build -p acestep-double # the tests start doubles beside the server cargo-leptos builds
 TSUZUKI_SEGMENT_SECONDS=8 TSUZUKI_OVERLAP_SECONDS=2 TSUZUKI_DATA_DIR=$(mktemp -d) cargo leptos end-to-end
 
 step "All checks passed"

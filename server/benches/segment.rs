@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tsuzuki::audio::{convert, frames_in, seed, wav, Audio};
-use tsuzuki::backend::synth::{render, Score, Style};
+use tsuzuki_audio::synth::{continuation, Score, Style};
+use tsuzuki_audio::{convert, frames_in, seed, wav, Audio};
 
 const RATE: u32 = 48_000;
 const SEGMENT: f64 = 60.0;
@@ -63,9 +63,9 @@ fn main() {
     };
     let frames = frames_in(SEGMENT, RATE);
     let synth = time(5, || {
-        std::hint::black_box(render(&score, 120.0, frames, RATE));
+        std::hint::black_box(continuation(None, &score, 120.0, frames, RATE));
     });
-    let (left, right) = render(&score, 0.0, frames, RATE);
+    let (left, right) = continuation(None, &score, 0.0, frames, RATE);
     let audio = Audio {
         sample_rate: RATE,
         channels: vec![left, right],

@@ -1,8 +1,6 @@
 //! tsuzuki's server: generates an endless stream of music segments and serves them with the web app.
 
-pub mod acestep_double;
 pub mod api;
-pub mod audio;
 pub mod backend;
 pub mod config;
 pub mod containers;
@@ -16,9 +14,9 @@ use backend::{acestep::AceStep, synth::Synth, Backend};
 use config::{BackendKind, Config, SAMPLE_RATE};
 
 /// The backend `config` asks for.
-pub fn backend_for(config: &Config) -> Arc<dyn Backend> {
-    match &config.backend {
+pub fn backend_for(config: &Config) -> Result<Arc<dyn Backend>, String> {
+    Ok(match &config.backend {
         BackendKind::Synth => Arc::new(Synth::new(SAMPLE_RATE)),
-        BackendKind::AceStep(settings, _) => Arc::new(AceStep::new(settings.clone())),
-    }
+        BackendKind::AceStep(settings, _) => Arc::new(AceStep::new(settings.clone())?),
+    })
 }

@@ -40,7 +40,7 @@ async fn run() -> Result<(), String> {
         options.output_name = "tsuzuki".into();
     }
     let data = DataDir::open(&config.data_dir)?;
-    let backend = tsuzuki::backend_for(&config);
+    let backend = tsuzuki::backend_for(&config)?;
     if !config.addr.ip().is_loopback() {
         tracing::warn!(addr = %config.addr, "listening beyond this machine: anyone who can reach it can control playback");
         if config.api_token.is_none() && !config.services.is_empty() {

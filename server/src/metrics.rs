@@ -91,53 +91,53 @@ impl Metrics {
     /// The exposition text (version 0.0.4). Service ids are limited to `[a-z0-9_-]`, so labels need no escaping.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let seconds = |micros: u64| micros as f64 / 1e6;
-        let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (suffix_and_labels, value) in samples {
-                let _ = writeln!(out, "{name}{suffix_and_labels} {value}");
-            }
-        };
+        self.render_sessions(&mut out);
+        self.render_services(&mut out);
+        out
+    }
+
+    fn render_sessions(&self, out: &mut String) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
         family(
+            out,
             "tsuzuki_segments_generated_total",
             "counter",
             "Segments generated.",
-            &[(String::new(), load(&self.segments_generated).to_string())],
+            &[(String::new(), load(&self.segments_generated))],
         );
         family(
+            out,
             "tsuzuki_generation_seconds",
             "summary",
             "Time to generate a segment, all attempts included.",
             &[
                 (
                     "_sum".into(),
-                    seconds(load(&self.generation_micros)).to_string(),
+                    seconds(self.generation_micros.load(Ordering::Relaxed)),
                 ),
-                ("_count".into(), load(&self.segments_generated).to_string()),
+                ("_count".into(), load(&self.segments_generated)),
             ],
         );
         family(
+            out,
             "tsuzuki_backend_failures_total",
             "counter",
             "Failed generation attempts.",
-            &[(String::new(), load(&self.backend_failures).to_string())],
+            &[(String::new(), load(&self.backend_failures))],
         );
         family(
+            out,
             "tsuzuki_bytes_served_total",
             "counter",
             "Response body bytes sent: segment downloads and proxied service replies.",
             &[
-                (
-                    "{kind=\"audio\"}".into(),
-                    load(&self.audio_bytes).to_string(),
-                ),
-                (
-                    "{kind=\"proxy\"}".into(),
-                    load(&self.proxy_bytes).to_string(),
-                ),
+                ("{kind=\"audio\"}".into(), load(&self.audio_bytes)),
+                ("{kind=\"proxy\"}".into(), load(&self.proxy_bytes)),
             ],
         );
+    }
+
+    fn render_services(&self, out: &mut String) {
         let services = self.services().clone();
         let per_service = |f: &dyn Fn(&ServiceCounters) -> String, suffix: &str| {
             services
@@ -146,32 +146,48 @@ impl Metrics {
                 .collect::<Vec<_>>()
         };
         family(
+            out,
             "tsuzuki_container_starts_total",
             "counter",
             "Model containers started and found healthy.",
             &per_service(&|c| c.starts.to_string(), ""),
         );
         family(
+            out,
             "tsuzuki_container_start_failures_total",
             "counter",
             "Model container starts that failed.",
             &per_service(&|c| c.start_failures.to_string(), ""),
         );
         family(
+            out,
             "tsuzuki_container_stops_total",
             "counter",
             "Model containers stopped and removed.",
             &per_service(&|c| c.stops.to_string(), ""),
         );
-        let mut cold = per_service(&|c| seconds(c.cold_start_micros).to_string(), "_sum");
+        let mut cold = per_service(&|c| seconds(c.cold_start_micros), "_sum");
         cold.extend(per_service(&|c| c.starts.to_string(), "_count"));
         family(
+            out,
             "tsuzuki_cold_start_seconds",
             "summary",
             "From asking for a stopped service to its first healthy answer.",
             &cold,
         );
-        out
+    }
+}
+
+/// Microseconds as Prometheus seconds.
+fn seconds(micros: u64) -> String {
+    (micros as f64 / 1e6).to_string()
+}
+
+/// One metric family: its help and type lines, then its samples (suffix and labels, value).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, String)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (suffix_and_labels, value) in samples {
+        let _ = writeln!(out, "{name}{suffix_and_labels} {value}");
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use app::api::{SessionState, DEFAULT_PROMPT};
 use common::{short, spawn, Server};
 use serde_json::{json, Value};
-use tsuzuki::audio::{wav, Audio};
+use tsuzuki_audio::{wav, Audio};
 
 async fn download(server: &Server, path: &str) -> (u64, Audio) {
     let reply = server.get(path).await;
@@ -360,4 +360,135 @@ async fn without_a_session_there_is_nothing_to_change_or_download() {
         ),
         (Some("ok"), Some(true))
     );
+}
+
+/// A data dir on a 4 MB tmpfs (needs root to mount), unmounted when dropped.
+struct SmallDisk<'a>(&'a std::path::Path);
+
+impl<'a> SmallDisk<'a> {
+    fn mount(path: &'a std::path::Path) -> Option<SmallDisk<'a>> {
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tsuzuki-test"])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk(path))
+    }
+}
+
+impl Drop for SmallDisk<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_the_segment_clearly_and_leaves_no_file_behind() {
+    let server = spawn(short(std::path::Path::new("unused"))).await;
+    // Mounted over the data dir after it was opened: the session folder is made on the small disk.
+    let Some(_disk) = SmallDisk::mount(server.data.path()) else {
+        let required = std::env::var("TSUZUKI_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
+        assert!(!required, "as root this test must be able to mount a tmpfs");
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    server.post("/session/start", json!({})).await;
+    server.wait_for(30, |s| s.segment_index == Some(0)).await;
+    // 8 s segments are 1.5 MB: segment 0, the seed of segment 1 and segment 1 do not fit in 4 MB.
+    download(&server, "/audio/0.wav").await;
+    let status = server
+        .wait_for(30, |s| s.state == SessionState::Error)
+        .await;
+    let error = status.error.unwrap();
+    assert!(
+        error.message.contains("Cannot write segment 1")
+            && error.message.contains("No space left on device")
+            && !error.message.contains("not a readable WAV"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        server.files(),
+        ["segment-000000.wav"],
+        "no seed, no half file"
+    );
+    server.post("/session/stop", json!({})).await;
+    assert!(server.session_dirs().is_empty());
+}
+
+/// A config whose sessions run ACE-Step in a managed container (on an engine that is not there: nothing
+/// here gets as far as starting it), with an API token.
+fn managed_with_token() -> tsuzuki::config::Config {
+    use tsuzuki::config::{BackendKind, Gpus, Network, ServiceConfig};
+    let mut config = short(std::path::Path::new("unused"));
+    config.docker_host = Some("unix:///nonexistent/docker.sock".into());
+    config.api_token = Some("s3cret".into());
+    let service = ServiceConfig {
+        id: "acestep".into(),
+        image: "acestep:unused".into(),
+        command: Vec::new(),
+        env: Default::default(),
+        port: 9,
+        host_port: None,
+        network: Network::Host,
+        health_path: "/health".into(),
+        gpus: Gpus::None,
+        volumes: Vec::new(),
+        startup_timeout_seconds: 5.0,
+        idle_ttl_seconds: 60.0,
+        stop_timeout_seconds: 1.0,
+        gpu_memory_gb: 0.0,
+        init: true,
+    };
+    config.backend = BackendKind::AceStep(
+        tsuzuki::backend::acestep::Settings {
+            url: service.url(),
+            api_key: None,
+            model: "acestep-v15-turbo".into(),
+            poll_interval: Duration::from_millis(20),
+        },
+        Some(service.id.clone()),
+    );
+    config.services = vec![service];
+    config
+}
+
+#[tokio::test]
+async fn with_a_managed_model_only_token_holders_control_the_session() {
+    let server = spawn(managed_with_token()).await;
+    let prompt = json!({"prompt": "rain"});
+    for (path, body) in [
+        ("/session/start", json!({})),
+        ("/session/prompt", prompt.clone()),
+        ("/session/stop", json!({})),
+    ] {
+        let reply = server.post(path, body).await;
+        assert_eq!(reply.headers()["www-authenticate"], "Bearer", "{path}");
+        let (code, kind, message) = error_of(reply).await;
+        assert_eq!((code, kind.as_str()), (401, "unauthorized"), "{path}");
+        assert!(message.contains("Authorization: Bearer"), "{message}");
+    }
+    assert_eq!(
+        server.status().await.state,
+        SessionState::Idle,
+        "nothing started"
+    );
+    assert_eq!(
+        server.get("/session/status").await.status(),
+        200,
+        "reading stays open"
+    );
+    assert_eq!(server.get("/health").await.status(), 200);
+
+    let stop_with = |token: &str| {
+        server
+            .http
+            .post(format!("{}/session/stop", server.base))
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send()
+    };
+    assert_eq!(stop_with("guess").await.unwrap().status(), 401);
+    let stopped = stop_with("s3cret").await.unwrap();
+    assert_eq!(stopped.status(), 200, "the token opens the controls");
 }

@@ -419,7 +419,7 @@ async fn racing_starts_make_one_container_and_a_demand_during_a_stop_restarts_it
     other_config.data_dir = other_dir.path().to_path_buf();
     let other = Sessions::with_containers(
         other_config.clone(),
-        tsuzuki::backend_for(&other_config),
+        tsuzuki::backend_for(&other_config).unwrap(),
         DataDir::open(other_dir.path()).unwrap(),
         Some(containers.clone()),
         containers.metrics().clone(),

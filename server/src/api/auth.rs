@@ -1,5 +1,7 @@
 //! The bearer token that guards the service control endpoints, the service proxy and `/metrics` when the
-//! config sets `api_token`. The session endpoints stay open: the browser app uses them and knows no token.
+//! config sets `api_token`, and the session's controls (start, prompt, stop) when a managed model container
+//! backs the session, since they start and stop it. Status, health and downloads stay open: the page asks
+//! for the token once, when a control is refused, and keeps it.
 
 use std::sync::Arc;
 

@@ -30,12 +30,18 @@ pub use error::ApiError;
 pub fn router(sessions: Sessions) -> Router {
     let token: Option<Arc<str>> = sessions.config().api_token.as_deref().map(Arc::from);
     // Service starts can take minutes (the first one downloads models): no timeout there.
+    // Starting a session starts the managed GPU container: then only the token's holders may control it.
+    let control_token = token.clone().filter(|_| sessions.is_managed());
     let guarded =
         services::router().layer(axum::middleware::from_fn_with_state(token, auth::require));
     let control = Router::new()
         .route("/session/start", post(start))
         .route("/session/prompt", post(set_prompt))
         .route("/session/stop", post(stop))
+        .layer(axum::middleware::from_fn_with_state(
+            control_token,
+            auth::require,
+        ))
         .route("/session/status", get(status))
         .route("/health", get(health))
         .layer(TimeoutLayer::with_status_code(

@@ -10,7 +10,7 @@ use app::api::BackendInfo;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::audio::Audio;
+use tsuzuki_audio::Audio;
 
 /// One segment to make.
 #[derive(Clone, Debug)]

@@ -3,6 +3,8 @@
 
 pub mod state;
 pub mod storage;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -114,6 +116,11 @@ impl Sessions {
         &self.shared.metrics
     }
 
+    /// Whether a managed container service backs the sessions (so starting one starts the container).
+    pub fn is_managed(&self) -> bool {
+        self.shared.managed().is_some()
+    }
+
     fn live(&self) -> MutexGuard<'_, Option<Live>> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         self.shared.live.lock().unwrap_or_else(|e| e.into_inner())
@@ -130,22 +137,27 @@ impl Sessions {
             .map_err(|e| SessionError::Storage(e.to_string()))?;
         let (progress_tx, progress) = watch::channel(0.0);
         let wake = Arc::new(Notify::new());
-        let worker = tokio::spawn(worker::run(
-            Arc::downgrade(&self.shared),
-            id.to_string(),
-            id.as_u64_pair().0,
-            wake.clone(),
-            progress_tx,
-        ));
         tracing::info!(session = %id, prompt, "session started");
-        let old = self.live().replace(Live {
-            id: id.to_string(),
-            core: Core::new(prompt),
-            files,
-            progress,
-            wake,
-            worker,
-        });
+        let old = {
+            // The worker is spawned under the lock that installs its session: whenever it first looks,
+            // the session is there (a worker that found none would exit, leaving it `starting` for ever).
+            let mut live = self.live();
+            let worker = tokio::spawn(worker::run(
+                Arc::downgrade(&self.shared),
+                id.to_string(),
+                id.as_u64_pair().0,
+                wake.clone(),
+                progress_tx,
+            ));
+            live.replace(Live {
+                id: id.to_string(),
+                core: Core::new(prompt),
+                files,
+                progress,
+                wake,
+                worker,
+            })
+        };
         if let Some(old) = old {
             end(old).await;
         }
@@ -249,10 +261,19 @@ impl Sessions {
             serve_ms = elapsed.as_secs_f64() * 1000.0,
             "segment downloaded"
         );
-        for old in live.core.downloaded(index) {
-            live.files.delete(&live.files.segment(old));
-        }
-        live.wake.notify_one();
+        let done: Vec<_> = live
+            .core
+            .downloaded(index)
+            .into_iter()
+            .map(|old| live.files.segment(old))
+            .collect();
+        let (files, wake) = (live.files.clone(), live.wake.clone());
+        // Deleted off the async threads and outside the lock (a slow disk must not stall other requests),
+        // and before the worker may write the next seed: the session never holds more than it needs.
+        tokio::task::spawn_blocking(move || {
+            done.iter().for_each(|path| files.delete(path));
+            wake.notify_one();
+        });
     }
 
     pub async fn health(&self) -> Health {
@@ -294,7 +315,8 @@ impl Sessions {
 async fn end(live: Live) {
     live.worker.abort();
     let _ = live.worker.await;
-    live.files.remove_all();
+    let files = live.files;
+    let _ = tokio::task::spawn_blocking(move || files.remove_all()).await;
     tracing::info!(session = live.id, "session stopped");
 }
 

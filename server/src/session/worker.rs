@@ -7,9 +7,9 @@ use std::time::Instant;
 use tokio::sync::{watch, Notify};
 
 use super::{state::Plan, Shared};
-use crate::audio::{convert, frames_in, seed, wav, Audio};
 use crate::backend::{Job, Task};
 use crate::config::{CHANNELS, SAMPLE_RATE};
+use tsuzuki_audio::{convert, frames_in, seed, wav, Audio};
 
 /// Below this level a generated segment counts as silent.
 const SILENCE_DBFS: f64 = -60.0;
@@ -76,6 +76,7 @@ pub(super) async fn run(
 /// A failure for the listener: the message and whether starting again may help.
 struct Failure(String, bool);
 
+/// Makes segment `plan.index` and returns the tail the next seed is built from.
 async fn make(
     shared: &Shared,
     id: &str,
@@ -87,29 +88,8 @@ async fn make(
 ) -> Result<Audio, Failure> {
     let config = &shared.config;
     let index = plan.index;
-    let segment_frames = frames_in(config.segment_seconds, SAMPLE_RATE);
     let overlap_frames = frames_in(config.overlap_seconds, SAMPLE_RATE);
-    let task = if index == 0 {
-        Task::Text2Music
-    } else {
-        let previous = previous.ok_or_else(|| {
-            Failure(
-                format!("Segment {} is not at hand to continue.", index - 1),
-                true,
-            )
-        })?;
-        let source = files.seed(index);
-        wav::write(
-            &source,
-            &seed::build(previous, overlap_frames, segment_frames),
-        )
-        .map_err(|e| Failure(format!("Cannot write the seed: {e}."), true))?;
-        Task::Repaint {
-            source,
-            repainting_start: config.overlap_seconds,
-        }
-    };
-    let keep = if index == 0 { 0 } else { overlap_frames };
+    let task = task_for(config, index, files, previous).await?;
     let job = Job {
         index,
         task,
@@ -128,19 +108,97 @@ async fn make(
         prompt = job.prompt,
         "generating"
     );
+    let made = match generate(shared, id, &job, progress).await {
+        Ok((audio, attempts)) => store(files, index, audio)
+            .await
+            .map(|(a, b)| (a, b, attempts)),
+        Err(failure) => Err(failure),
+    };
+    // Made or not, the seed has served its purpose: nothing the session no longer needs stays on disk.
+    if let Task::Repaint { source, .. } = &job.task {
+        let (files, source) = (files.clone(), source.clone());
+        let _ = tokio::task::spawn_blocking(move || files.delete(&source)).await;
+    }
+    let (audio, bytes, attempts) = made?;
+    shared.with(id, |live| live.core.finished(index));
+    shared.metrics.segment_generated(started.elapsed());
+    tracing::info!(
+        session = id,
+        segment = index,
+        task = job.task.name(),
+        bytes,
+        seconds = started.elapsed().as_secs_f64(),
+        attempts,
+        "segment ready"
+    );
+    // What the next seed needs: this segment's last `overlap` seconds.
+    Ok(seed::build(&audio, overlap_frames, overlap_frames))
+}
+
+/// The task for segment `index`: text2music for the first, else a repaint of a seed written from the tail
+/// of the one before.
+async fn task_for(
+    config: &crate::config::Config,
+    index: u64,
+    files: &super::SessionFiles,
+    previous: Option<&Audio>,
+) -> Result<Task, Failure> {
+    if index == 0 {
+        return Ok(Task::Text2Music);
+    }
+    let previous = previous.ok_or_else(|| {
+        Failure(
+            format!("Segment {} is not at hand to continue.", index - 1),
+            true,
+        )
+    })?;
+    let segment_frames = frames_in(config.segment_seconds, SAMPLE_RATE);
+    let overlap_frames = frames_in(config.overlap_seconds, SAMPLE_RATE);
+    let seed = seed::build(previous, overlap_frames, segment_frames);
+    let source = files.seed(index);
+    let path = source.clone();
+    blocking(move || wav::write(&path, &seed))
+        .await?
+        .map_err(|e| {
+            Failure(
+                format!("Cannot write the seed of segment {index}: {e}."),
+                true,
+            )
+        })?;
+    Ok(Task::Repaint {
+        source,
+        repainting_start: config.overlap_seconds,
+    })
+}
+
+/// Asks the backend for `job`, retrying retryable failures with backoff. Returns the audio in the
+/// session's layout and the number of attempts.
+async fn generate(
+    shared: &Shared,
+    id: &str,
+    job: &Job,
+    progress: &watch::Sender<f32>,
+) -> Result<(Audio, u32), Failure> {
+    let config = &shared.config;
+    let index = job.index;
+    let segment_frames = frames_in(config.segment_seconds, SAMPLE_RATE);
+    let keep = match job.task {
+        Task::Text2Music => 0,
+        Task::Repaint { .. } => frames_in(config.overlap_seconds, SAMPLE_RATE),
+    };
     let mut attempt = 1;
-    let audio = loop {
+    loop {
         progress.send_replace(0.0);
         // The session's lease keeps the service from idling out; this restarts it if it died.
         let outcome = match shared.ensure_service().await {
             Err(e) => Err(Failure(e.to_string(), e.retryable())),
             Ok(_attempt) => match tokio::time::timeout(
                 config.job_timeout,
-                shared.backend.generate(&job, progress),
+                shared.backend.generate(job, progress),
             )
             .await
             {
-                Ok(Ok(audio)) => checked(audio, segment_frames, keep),
+                Ok(Ok(audio)) => blocking(move || checked(audio, segment_frames, keep)).await?,
                 Ok(Err(e)) => Err(Failure(e.to_string(), e.retryable())),
                 Err(_) => Err(Failure(
                     format!(
@@ -151,53 +209,52 @@ async fn make(
                 )),
             },
         };
-        match outcome {
-            Ok(audio) => break audio,
-            Err(Failure(message, retryable)) => {
-                shared.metrics.backend_failure();
-                tracing::warn!(
-                    session = id,
-                    segment = index,
-                    attempt,
-                    "generation failed: {message}"
-                );
-                if !retryable || attempt >= config.max_attempts {
-                    if let Task::Repaint { source, .. } = &job.task {
-                        files.delete(source);
-                    }
-                    let tries = if attempt == 1 {
-                        "1 try".to_string()
-                    } else {
-                        format!("{attempt} tries")
-                    };
-                    return Err(Failure(
-                        format!("Could not make segment {index} after {tries}: {message}."),
-                        retryable,
-                    ));
-                }
-                tokio::time::sleep(config.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
-                attempt += 1;
-            }
+        let Failure(message, retryable) = match outcome {
+            Ok(audio) => return Ok((audio, attempt)),
+            Err(failure) => failure,
+        };
+        shared.metrics.backend_failure();
+        tracing::warn!(
+            session = id,
+            segment = index,
+            attempt,
+            "generation failed: {message}"
+        );
+        if !retryable || attempt >= config.max_attempts {
+            let tries = if attempt == 1 {
+                "1 try".to_string()
+            } else {
+                format!("{attempt} tries")
+            };
+            return Err(Failure(
+                format!("Could not make segment {index} after {tries}: {message}."),
+                retryable,
+            ));
         }
-    };
-    let bytes = wav::write(&files.segment(index), &audio)
-        .map_err(|e| Failure(format!("Cannot write segment {index}: {e}."), true))?;
-    if let Task::Repaint { source, .. } = &job.task {
-        files.delete(source);
+        tokio::time::sleep(config.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
+        attempt += 1;
     }
-    shared.with(id, |live| live.core.finished(index));
-    shared.metrics.segment_generated(started.elapsed());
-    tracing::info!(
-        session = id,
-        segment = index,
-        task = job.task.name(),
-        bytes,
-        seconds = started.elapsed().as_secs_f64(),
-        attempts = attempt,
-        "segment ready"
-    );
-    // What the next seed needs: this segment's last `overlap` seconds.
-    Ok(seed::build(&audio, overlap_frames, overlap_frames))
+}
+
+/// Writes segment `index`; returns its audio and size in bytes.
+async fn store(
+    files: &super::SessionFiles,
+    index: u64,
+    audio: Audio,
+) -> Result<(Audio, u64), Failure> {
+    let path = files.segment(index);
+    blocking(move || wav::write(&path, &audio).map(|bytes| (audio, bytes)))
+        .await?
+        .map_err(|e| Failure(format!("Cannot write segment {index}: {e}."), true))
+}
+
+/// Runs file and CPU work on the blocking pool, so the async threads keep serving requests.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Failure(format!("Internal error: {e}."), true))
 }
 
 /// Brings a backend's audio to the session's layout and refuses silence after the kept overlap.

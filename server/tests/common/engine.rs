@@ -229,10 +229,40 @@ fn unmount_under(dir: &Path) {
     }
 }
 
+/// The `acestep-double` binary, built (or found up to date) by cargo in this test's target dir and
+/// profile: it is another package's binary, which cargo builds for a test only with `--workspace`.
+fn double_binary() -> Result<PathBuf, String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "acestep-double",
+            "--bin",
+            "acestep-double",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .status()
+        .map_err(|e| format!("cannot run cargo to build acestep-double: {e}"))?;
+    if !built.success() {
+        return Err("cargo could not build acestep-double".into());
+    }
+    // This test runs as <target>/<profile>/deps/<test>; the binary sits in <target>/<profile>.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("the test binary is not in a target dir")?;
+    Ok(profile_dir.join("acestep-double"))
+}
+
 /// A tarball of the test image's root: the double (stripped of debug info: 700 MB → 12 MB), the shared
 /// libraries `ldd` lists, and `/tmp`. Built once per build of the double and kept in the target dir.
 fn rootfs_tar() -> Result<PathBuf, String> {
-    let binary = Path::new(env!("CARGO_BIN_EXE_acestep-double"));
+    let binary = double_binary()?;
+    let binary = binary.as_path();
     let meta = std::fs::metadata(binary).map_err(|e| e.to_string())?;
     let stamp = meta
         .modified()

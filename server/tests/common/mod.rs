@@ -29,7 +29,7 @@ pub struct Server {
 pub async fn spawn(mut config: Config) -> Server {
     let data = tempfile::tempdir().unwrap();
     config.data_dir = data.path().to_path_buf();
-    let backend = tsuzuki::backend_for(&config);
+    let backend = tsuzuki::backend_for(&config).unwrap();
     let metrics = Arc::new(Metrics::default());
     let containers = Containers::from_config(&config, metrics.clone());
     let sessions = Sessions::with_containers(

@@ -4,19 +4,14 @@
 //! keeps the seed's first seconds sample for sample and renders the rest from the timeline point where
 //! they end, so the continuation has no seam; a changed prompt morphs into the new style after the overlap.
 
-mod engine;
-
 use app::api::BackendInfo;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-pub use engine::{render, render_morph, Score, Style};
+use tsuzuki_audio::synth::{continuation, Score, Style};
+use tsuzuki_audio::{convert, frames_in, wav, Audio};
 
 use super::{Backend, BackendError, Job, Task};
-use crate::audio::{convert, frames_in, wav, Audio};
-
-/// Longest morph from one prompt's music to the next.
-const MORPH_SECONDS: f64 = 10.0;
 
 pub struct Synth {
     sample_rate: u32,
@@ -52,13 +47,8 @@ pub fn make(job: &Job, sample_rate: u32) -> Result<Audio, BackendError> {
     };
     let start = job.timeline_seconds + keep as f64 / f64::from(sample_rate);
     let rest = frames - keep;
-    let (left, right) = match job.previous_prompt.as_deref().map(score) {
-        Some(from) if from != to => {
-            let morph = MORPH_SECONDS.min(rest as f64 / f64::from(sample_rate) / 2.0);
-            render_morph(&from, &to, start, morph, start, rest, sample_rate)
-        }
-        _ => render(&to, start, rest, sample_rate),
-    };
+    let from = job.previous_prompt.as_deref().map(score);
+    let (left, right) = continuation(from.as_ref(), &to, start, rest, sample_rate);
     let channels = match head {
         None => vec![left, right],
         Some(seed) => seed
@@ -129,7 +119,7 @@ mod tests {
         let first = make(&job(0, Task::Text2Music, "calm piano", None), RATE).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let seed_path = dir.path().join("seed.wav");
-        let seed = crate::audio::seed::build(&first, frames_in(2.0, RATE), frames_in(8.0, RATE));
+        let seed = tsuzuki_audio::seed::build(&first, frames_in(2.0, RATE), frames_in(8.0, RATE));
         wav::write(&seed_path, &seed).unwrap();
         let repaint = Task::Repaint {
             source: seed_path,

@@ -27,7 +27,7 @@ const HISS_SALT: u64 = 0x0415_5000_0000_0000;
 
 /// Renders `frames` stereo frames at `sample_rate` Hz of the endless piece, starting at absolute time `start_seconds` (>= 0) of its timeline.
 /// Returns (left, right), each `frames` long, samples in [-1, 1].
-pub fn render(
+pub(super) fn render(
     score: &Score,
     start_seconds: f64,
     frames: usize,
@@ -78,7 +78,7 @@ pub fn render(
 }
 
 /// Like `render`, but morphs from `from` to `to`: pure `from` before `morph_start_seconds` (absolute), an equal-power blend over `morph_seconds`, pure `to` after.
-pub fn render_morph(
+pub(super) fn render_morph(
     from: &Score,
     to: &Score,
     morph_start_seconds: f64,

@@ -4,12 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use acestep_double::{serve, Faults, Options};
 use serde_json::{json, Value};
 use tokio::sync::watch;
-use tsuzuki::acestep_double::{serve, Faults, Options};
-use tsuzuki::audio::{frames_in, seed, wav, Audio};
-use tsuzuki::backend::acestep::{AceStep, Settings, LM_MODELS};
-use tsuzuki::backend::{Backend, BackendError, Job, Task};
+use tsuzuki_audio::{frames_in, seed, wav, Audio};
+
+use super::{AceStep, Settings, LM_MODELS};
+use crate::backend::{Backend, BackendError, Job, Task};
 
 const RATE: u32 = 48_000;
 
@@ -78,6 +79,7 @@ fn client_for(url: &str, api_key: Option<&str>) -> AceStep {
         model: "acestep-v15-sft".into(),
         poll_interval: Duration::from_millis(20),
     })
+    .unwrap()
 }
 
 fn job(task: Task, prompt: &str, seconds: f64) -> Job {

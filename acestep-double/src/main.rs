@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
+use acestep_double::{serve, Faults, Options};
 use clap::Parser;
-use tsuzuki::acestep_double::{serve, Faults, Options};
 
 #[derive(Parser)]
 #[command(

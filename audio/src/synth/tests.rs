@@ -1,8 +1,9 @@
 //! Behavioural tests: pure function of time, morphing, prompt parsing, levels, robustness.
 
+use super::render::{render, render_morph};
 use super::score::Plan;
 use super::style::Mood;
-use super::{render, render_morph, Score, Style};
+use super::{Score, Style};
 
 const SR: u32 = 48_000;
 const DEFAULT: &str =

@@ -11,7 +11,7 @@ pub enum WavError {
     Format(#[from] hound::Error),
     #[error("WAV file has no channels")]
     NoChannels,
-    #[error("could not write {path}: {source}")]
+    #[error("{path}: {source}")]
     Io {
         path: String,
         source: std::io::Error,
@@ -142,7 +142,15 @@ pub fn write(path: &Path, audio: &Audio) -> Result<u64, WavError> {
     };
     let written = std::fs::File::create(&partial)
         .map_err(io)
-        .and_then(|file| encode_into(std::io::BufWriter::with_capacity(1 << 20, file), audio))
+        .and_then(|file| {
+            encode_into(std::io::BufWriter::with_capacity(1 << 20, file), audio).map_err(
+                |e| match e {
+                    // A full disk is a failed write, not an unreadable file.
+                    WavError::Format(hound::Error::IoError(source)) => io(source),
+                    other => other,
+                },
+            )
+        })
         .and_then(|()| std::fs::rename(&partial, path).map_err(io))
         .and_then(|()| std::fs::metadata(path).map_err(io));
     match written {

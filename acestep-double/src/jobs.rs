@@ -12,10 +12,11 @@ use uuid::Uuid;
 use super::params::{percent_encode, Params};
 use super::results::Done;
 use super::Shared;
-use crate::audio::{convert, frames_in, wav, Audio};
-use crate::backend::synth::{render, render_morph, Score, Style};
+use tsuzuki_audio::synth::{continuation, Score, Style};
+use tsuzuki_audio::{convert, frames_in, wav, Audio};
 
-pub(crate) const RATE: u32 = 48_000;
+/// ACE-Step's output rate, which is tsuzuki's.
+pub(crate) const RATE: u32 = tsuzuki_audio::SAMPLE_RATE;
 /// Samples per 25 Hz latent frame.
 pub(crate) const LATENT: usize = 1920;
 const MIN_LATENTS: usize = 128;
@@ -23,7 +24,6 @@ const MIN_LATENTS: usize = 128;
 const MAX_SECONDS: f64 = 600.0;
 /// The DiTs the double pretends to have loaded; unknown names fall back to the first, as in ACE-Step.
 pub(crate) const DIT_MODELS: [&str; 2] = ["acestep-v15-turbo", "acestep-v15-sft"];
-const MORPH_SECONDS: f64 = 10.0;
 
 /// A job as released: its parameters and what the fault injection decided for it.
 pub(crate) struct Queued {
@@ -200,97 +200,10 @@ fn make(
             params.audio_format
         ));
     }
-    let style = Style::from_prompt(&params.prompt);
-    let mut files = Vec::new();
-    let mut seeds = Vec::new();
+    let mut made = Made::default();
     let seconds = match params.task_type.as_str() {
-        "text2music" | "cover" => {
-            let seconds = params.audio_duration.unwrap_or_else(|| default_seconds(id));
-            let frames = text2music_frames(seconds);
-            for variant in 0..params.batch_size as u64 {
-                let seed = seed_of(id, variant);
-                let score = Score {
-                    seed,
-                    style: style.clone(),
-                };
-                let (left, right) = render(&score, 0.0, frames, RATE);
-                let audio = Audio {
-                    sample_rate: RATE,
-                    channels: vec![left, right],
-                };
-                let end = frames as f64 / f64::from(RATE);
-                shared
-                    .lock()
-                    .timelines
-                    .remember(&audio, seed, &params.prompt, end);
-                files.push(shared.write(&audio)?);
-                seeds.push(seed);
-            }
-            seconds
-        }
-        "repaint" => {
-            let source = load_source(params, upload)?;
-            let w = window(
-                source.frames(),
-                params.repainting_start,
-                params.repainting_end,
-            );
-            let padded: Vec<Vec<f32>> = source
-                .channels
-                .iter()
-                .map(|c| {
-                    let mut p = vec![0.0; w.left_pad];
-                    p.extend(c.iter().map(|s| s.clamp(-1.0, 1.0)));
-                    p.resize(w.frames, 0.0);
-                    p
-                })
-                .collect();
-            let found = shared.lock().timelines.find(&padded, w.keep);
-            // Audio the double made itself continues its timeline; anything else starts a new one.
-            let (base_seed, from_prompt, position) =
-                found.unwrap_or((seed_of(id, 0), params.prompt.clone(), 0.0));
-            let to = Score {
-                seed: base_seed,
-                style: style.clone(),
-            };
-            let rest = w.until - w.keep;
-            for variant in 0..params.batch_size as u64 {
-                let seed = if variant == 0 {
-                    base_seed
-                } else {
-                    seed_of(id, variant)
-                };
-                let to = Score { seed, ..to.clone() };
-                let from = Score {
-                    seed,
-                    style: Style::from_prompt(&from_prompt),
-                };
-                let (left, right) = if from == to {
-                    render(&to, position, rest, RATE)
-                } else {
-                    let morph = MORPH_SECONDS.min(rest as f64 / f64::from(RATE) / 2.0);
-                    render_morph(&from, &to, position, morph, position, rest, RATE)
-                };
-                let mut channels = padded.clone();
-                for (channel, new) in channels.iter_mut().zip([left, right]) {
-                    channel.splice(w.keep..w.until, new);
-                }
-                let audio = Audio {
-                    sample_rate: RATE,
-                    channels,
-                };
-                if w.until == w.frames {
-                    let end = position + rest as f64 / f64::from(RATE);
-                    shared
-                        .lock()
-                        .timelines
-                        .remember(&audio, seed, &params.prompt, end);
-                }
-                files.push(shared.write(&audio)?);
-                seeds.push(seed);
-            }
-            w.frames as f64 / f64::from(RATE)
-        }
+        "text2music" | "cover" => text2music(shared, id, params, &mut made)?,
+        "repaint" => repaint(shared, id, params, upload, &mut made)?,
         other => {
             return Err(format!(
                 "task type {other} needs acestep-v15-base, which is not loaded"
@@ -298,11 +211,117 @@ fn make(
         }
     };
     Ok(Done {
-        files,
-        seeds,
+        files: made.files,
+        seeds: made.seeds,
         seconds,
         dit_model: dit_model(params),
     })
+}
+
+/// The files a job wrote and the seed of each.
+#[derive(Default)]
+struct Made {
+    files: Vec<String>,
+    seeds: Vec<u64>,
+}
+
+impl Made {
+    fn add(&mut self, shared: &Shared, audio: &Audio, seed: u64) -> Result<(), String> {
+        self.files.push(shared.write(audio)?);
+        self.seeds.push(seed);
+        Ok(())
+    }
+}
+
+/// A new piece per batch variant, each remembered as the start of a timeline; returns its seconds.
+fn text2music(shared: &Shared, id: &str, params: &Params, made: &mut Made) -> Result<f64, String> {
+    let style = Style::from_prompt(&params.prompt);
+    let seconds = params.audio_duration.unwrap_or_else(|| default_seconds(id));
+    let frames = text2music_frames(seconds);
+    for variant in 0..params.batch_size as u64 {
+        let seed = seed_of(id, variant);
+        let score = Score {
+            seed,
+            style: style.clone(),
+        };
+        let (left, right) = continuation(None, &score, 0.0, frames, RATE);
+        let audio = Audio {
+            sample_rate: RATE,
+            channels: vec![left, right],
+        };
+        let end = frames as f64 / f64::from(RATE);
+        shared
+            .lock()
+            .timelines
+            .remember(&audio, seed, &params.prompt, end);
+        made.add(shared, &audio, seed)?;
+    }
+    Ok(seconds)
+}
+
+/// The source kept outside the repainted window and new music inside it: audio the double made itself
+/// continues its timeline, anything else starts a new one. Returns the output's seconds.
+fn repaint(
+    shared: &Shared,
+    id: &str,
+    params: &Params,
+    upload: Option<Vec<u8>>,
+    made: &mut Made,
+) -> Result<f64, String> {
+    let source = load_source(params, upload)?;
+    let w = window(
+        source.frames(),
+        params.repainting_start,
+        params.repainting_end,
+    );
+    let padded: Vec<Vec<f32>> = source
+        .channels
+        .iter()
+        .map(|c| {
+            let mut p = vec![0.0; w.left_pad];
+            p.extend(c.iter().map(|s| s.clamp(-1.0, 1.0)));
+            p.resize(w.frames, 0.0);
+            p
+        })
+        .collect();
+    let found = shared.lock().timelines.find(&padded, w.keep);
+    let (base_seed, from_prompt, position) =
+        found.unwrap_or((seed_of(id, 0), params.prompt.clone(), 0.0));
+    let style = Style::from_prompt(&params.prompt);
+    let rest = w.until - w.keep;
+    for variant in 0..params.batch_size as u64 {
+        let seed = if variant == 0 {
+            base_seed
+        } else {
+            seed_of(id, variant)
+        };
+        let to = Score {
+            seed,
+            style: style.clone(),
+        };
+        let from = Score {
+            seed,
+            style: Style::from_prompt(&from_prompt),
+        };
+        let (left, right) = continuation(Some(&from), &to, position, rest, RATE);
+        let mut channels = padded.clone();
+        for (channel, new) in channels.iter_mut().zip([left, right]) {
+            channel.splice(w.keep..w.until, new);
+        }
+        let audio = Audio {
+            sample_rate: RATE,
+            channels,
+        };
+        if w.until == w.frames {
+            let end = position + rest as f64 / f64::from(RATE);
+            shared
+                .lock()
+                .timelines
+                .remember(&audio, seed, &params.prompt, end);
+        }
+        made.add(shared, &audio, seed)?;
+    }
+    Ok(w.frames as f64 / f64::from(RATE))
 }
 
 /// The source as ACE-Step normalises it: stereo, 48 kHz (clamping happens when padding).
@@ -460,7 +479,7 @@ mod tests {
             seed: 3,
             style: Style::from_prompt("drone"),
         };
-        let (left, right) = render(&score, 0.0, 96_000, RATE);
+        let (left, right) = continuation(None, &score, 0.0, 96_000, RATE);
         let audio = Audio {
             sample_rate: RATE,
             channels: vec![left, right],

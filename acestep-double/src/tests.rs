@@ -228,7 +228,7 @@ async fn default_batch_makes_two_files_and_non_wav_formats_fail() {
             .await
             .unwrap();
         assert_eq!(bytes.headers()["content-type"], "audio/wav");
-        let audio = crate::audio::wav::decode(&bytes.bytes().await.unwrap()).unwrap();
+        let audio = tsuzuki_audio::wav::decode(&bytes.bytes().await.unwrap()).unwrap();
         assert_eq!(
             (audio.sample_rate, audio.channels.len(), audio.frames()),
             (48_000, 2, 150 * 1920)

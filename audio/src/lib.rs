@@ -1,9 +1,14 @@
-//! Audio in memory, WAV files on disk, and the seed a repaint continues from.
+//! tsuzuki's audio, free of any runtime: planar audio in memory, WAV files, conversion to a session's
+//! layout, the seed a repaint continues from, and the embedded ambient synthesizer. The server and the
+//! ACE-Step test double both make their music with it, so they cannot drift apart.
 
 pub mod convert;
 pub mod seed;
+pub mod synth;
 pub mod wav;
 
+/// The sample rate of every segment: ACE-Step's native output rate, so its audio is never resampled.
+pub const SAMPLE_RATE: u32 = 48_000;
 /// Planar audio: one `Vec` of samples in [-1, 1] per channel, all the same length.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Audio {
@@ -22,10 +27,6 @@ impl Audio {
 
     pub fn frames(&self) -> usize {
         self.channels.first().map_or(0, Vec::len)
-    }
-
-    pub fn seconds(&self) -> f64 {
-        self.frames() as f64 / f64::from(self.sample_rate.max(1))
     }
 
     /// Root mean square over frames `from..` of every channel, in dBFS (-inf for digital silence).

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::{Backend, BackendError, Job, Task};
-use crate::audio::{wav, Audio};
+use tsuzuki_audio::{wav, Audio};
 
 /// The language models to use, best first: the 4B needs a large GPU, so failures fall back to the 1.7B.
 pub const LM_MODELS: [&str; 2] = ["acestep-5Hz-lm-4B", "acestep-5Hz-lm-1.7B"];
@@ -60,20 +60,22 @@ struct TaskState {
 }
 
 impl AceStep {
-    pub fn new(settings: Settings) -> AceStep {
+    /// Fails only when no HTTP client can be built (no TLS backend): a client without the timeouts
+    /// would hang a session on a stalled model server.
+    pub fn new(settings: Settings) -> Result<AceStep, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()
-            .unwrap_or_default();
-        AceStep {
+            .map_err(|e| format!("cannot build the HTTP client for ACE-Step: {e}"))?;
+        Ok(AceStep {
             settings: Settings {
                 url: settings.url.trim_end_matches('/').to_string(),
                 ..settings
             },
             http,
             lm: AtomicUsize::new(0),
-        }
+        })
     }
 
     fn lm_model(&self) -> &'static str {
@@ -200,7 +202,11 @@ impl AceStep {
             return Err(status_error(reply.status(), detail(reply).await));
         }
         let bytes = reply.bytes().await.map_err(|e| self.unreachable(e))?;
-        wav::decode(&bytes).map_err(|e| BackendError::Protocol(format!("the audio file: {e}")))
+        // A minute of audio is ~11 MB to decode: off the async threads.
+        tokio::task::spawn_blocking(move || wav::decode(&bytes))
+            .await
+            .map_err(|e| BackendError::Failed(e.to_string()))?
+            .map_err(|e| BackendError::Protocol(format!("the audio file: {e}")))
     }
 
     /// Polls until the task ends; returns the relative URL of its audio file.
@@ -352,3 +358,6 @@ impl Backend for AceStep {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests;
