@@ -1,8 +1,12 @@
 //! tsuzuki's browser app: the page, the gapless player, and the API types shared with the server.
 
+mod access;
 pub mod api;
-pub mod player;
-pub mod ui;
+mod player;
+mod settings;
+mod storage;
+mod ui;
+mod view;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -1,6 +1,8 @@
 //! When to fetch the next segment: once the playing one has no more than the prefetch lead left. The lead
 //! starts at 15 s and widens, up to a limit, when measured downloads are slow.
 
+use crate::settings::MAX_LEAD;
+
 /// The prefetch rule's settings, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Lookahead {
@@ -12,7 +14,7 @@ impl Default for Lookahead {
     fn default() -> Self {
         Lookahead {
             base_lead: 15.0,
-            max_lead: 20.0,
+            max_lead: MAX_LEAD.default,
         }
     }
 }

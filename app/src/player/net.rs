@@ -1,4 +1,5 @@
-//! HTTP from the browser: the JSON API and segment downloads, each logged with its duration.
+//! HTTP from the browser: the JSON API and segment downloads, each logged with its duration, and each
+//! with the access token once the listener gave one (`crate::access` decides when to ask).
 
 use js_sys::{ArrayBuffer, Date, Reflect, Uint8Array};
 use serde::{de::DeserializeOwned, Serialize};
@@ -6,7 +7,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, RequestInit, Response};
 
+use crate::access::{self, Ask, Step};
 use crate::api::{ErrorBody, SEGMENT_INDEX_HEADER};
+use crate::storage;
+use crate::view::View;
+
+use super::gate::Gate;
 
 /// Writes a timestamped line to the developer console.
 pub fn log(message: &str) {
@@ -33,22 +39,37 @@ fn describe(error: JsValue) -> String {
     error.as_string().unwrap_or_else(|| format!("{error:?}"))
 }
 
-async fn send(method: &str, url: &str, body: Option<String>) -> Result<Response, String> {
+/// One request, with the stored access token if there is one.
+async fn fetch(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Result<Response, String> {
     let window = web_sys::window().ok_or("no window")?;
     let init = RequestInit::new();
     init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(describe)?;
+    if let Some(token) = token {
+        headers
+            .set("authorization", &access::authorization(token))
+            .map_err(describe)?;
+    }
     if let Some(body) = body {
-        let headers = web_sys::Headers::new().map_err(describe)?;
         headers
             .set("content-type", "application/json")
             .map_err(describe)?;
-        init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(&body));
+        init.set_body(&JsValue::from_str(body));
     }
+    init.set_headers(&headers);
     let reply = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
         .map_err(|e| format!("{method} {url}: network error {}", describe(e)))?;
-    let reply: Response = reply.dyn_into().map_err(describe)?;
+    reply.dyn_into().map_err(describe)
+}
+
+/// The reply if it is a success, else its error message.
+async fn checked(method: &str, url: &str, reply: Response) -> Result<Response, String> {
     if reply.ok() {
         return Ok(reply);
     }
@@ -65,8 +86,45 @@ async fn send(method: &str, url: &str, body: Option<String>) -> Result<Response,
     Err(format!("{method} {url}: HTTP {status}: {message}"))
 }
 
-/// A JSON request; `body` is sent as JSON when present.
+/// Sends, and while the server wants a token, asks the listener for it and sends again.
+async fn send(
+    gate: &Gate,
+    view: View,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+) -> Result<Response, String> {
+    loop {
+        let sent = storage::token();
+        let reply = fetch(method, url, body, sent.as_deref()).await?;
+        let challenge = reply.headers().get("www-authenticate").ok().flatten();
+        let stored = storage::token();
+        match access::after(
+            reply.status(),
+            challenge.as_deref(),
+            sent.as_deref(),
+            stored.as_deref(),
+        ) {
+            Step::Done => return checked(method, url, reply).await,
+            Step::Retry => {}
+            Step::Ask(ask) => {
+                log(&format!(
+                    "{method} {url}: the server wants its access token"
+                ));
+                if ask == Ask::Rejected {
+                    storage::forget_token();
+                }
+                let token = gate.ask(view, ask).await.ok_or(access::DECLINED)?;
+                storage::set_token(&token);
+            }
+        }
+    }
+}
+
+/// A JSON request; `body` is sent as JSON when present. A server that wants its access token gets it.
 pub async fn json<T: DeserializeOwned>(
+    gate: &Gate,
+    view: View,
     method: &str,
     url: &str,
     body: Option<&impl Serialize>,
@@ -75,7 +133,7 @@ pub async fn json<T: DeserializeOwned>(
     log(&format!("{method} {url} started"));
     let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
     let outcome = async {
-        let reply = send(method, url, body).await?;
+        let reply = send(gate, view, method, url, body.as_deref()).await?;
         let text = JsFuture::from(reply.text().map_err(describe)?)
             .await
             .map_err(describe)?;
@@ -97,9 +155,11 @@ pub async fn json<T: DeserializeOwned>(
 /// bytes arrive. Returns the bytes and the download latency in seconds.
 pub async fn segment(index: u64, progress: impl Fn(f64)) -> Result<(ArrayBuffer, f64), String> {
     let url = format!("/audio/{index}.wav");
+    let token = storage::token();
+    let token = token.as_deref();
     let started = now_ms();
     log(&format!("download of segment {index} started"));
-    let reply = send("GET", &url, None)
+    let reply = async { checked("GET", &url, fetch("GET", &url, None, token).await?).await }
         .await
         .inspect_err(|e| log_error(e))?;
     let header = reply.headers().get(SEGMENT_INDEX_HEADER).ok().flatten();

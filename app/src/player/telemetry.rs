@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use super::plan::{Kind, Schedule};
+use super::timeline::Entry;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Telemetry {
@@ -48,6 +51,29 @@ impl Telemetry {
         }
         self.crossfades.push(crossfade);
     }
+
+    /// Counts a voice put on the graph: a segment played, a switch or a hold, and its crossfade.
+    pub fn count(&mut self, schedule: &Schedule) {
+        let at = schedule.placement.fade_in;
+        if let (Kind::Next | Kind::Hold, Entry::Crossfade(seconds, _)) =
+            (schedule.kind, schedule.entry)
+        {
+            self.record(Crossfade {
+                index: schedule.index,
+                hold: schedule.hold(),
+                start: at,
+                end: at + seconds,
+            });
+        }
+        match schedule.kind {
+            Kind::Start => self.segments_played += 1,
+            Kind::Next => {
+                self.segments_played += 1;
+                self.switches += 1;
+            }
+            Kind::Hold => self.holds += 1,
+        }
+    }
 }
 
 impl Telemetry {
@@ -59,5 +85,55 @@ impl Telemetry {
         if let Ok(value) = js_sys::JSON::parse(&json) {
             let _ = js_sys::Reflect::set(&window, &"tsuzukiTelemetry".into(), &value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::player::timeline::{Blend, Timeline};
+
+    #[test]
+    fn switches_and_holds_are_counted_with_their_crossfades() {
+        let t = Timeline::new(60.0, 15.0, 4.0);
+        let first = t.first(0.0);
+        let mut telemetry = Telemetry::default();
+        let schedule = |kind, index, placement, entry| Schedule {
+            kind,
+            index,
+            placement,
+            entry,
+        };
+        telemetry.count(&schedule(Kind::Start, 0, first, Entry::Quick));
+        let crossfade = Entry::Crossfade(4.0, Blend::Correlated);
+        telemetry.count(&schedule(Kind::Next, 1, t.next(&first), crossfade));
+        telemetry.count(&schedule(Kind::Hold, 1, t.hold(&first), crossfade));
+        assert_eq!(
+            (
+                telemetry.segments_played,
+                telemetry.switches,
+                telemetry.holds
+            ),
+            (2, 1, 1)
+        );
+        let heard: Vec<(u64, bool, f64)> = telemetry
+            .crossfades
+            .iter()
+            .map(|c| (c.index, c.hold, c.end - c.start))
+            .collect();
+        assert_eq!(heard, [(1, false, 4.0), (1, true, 4.0)]);
+    }
+
+    #[test]
+    fn only_the_most_recent_crossfades_are_remembered() {
+        let mut telemetry = Telemetry::default();
+        for index in 0..100 {
+            telemetry.record(Crossfade {
+                index,
+                ..Crossfade::default()
+            });
+        }
+        assert_eq!(telemetry.crossfades.len(), REMEMBERED);
+        assert_eq!(telemetry.crossfades.first().map(|c| c.index), Some(36));
     }
 }

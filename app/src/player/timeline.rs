@@ -27,6 +27,13 @@ pub struct Placement {
     pub end: f64,
 }
 
+impl Placement {
+    /// Cut short by a fade-out of `seconds` from `at`: silent from then on.
+    pub fn faded_out(&mut self, at: f64, seconds: f64) {
+        self.end = at + seconds;
+    }
+}
+
 impl Timeline {
     /// A crossfade can never be longer than the overlap.
     pub fn new(segment: f64, overlap: f64, crossfade: f64) -> Timeline {
@@ -108,6 +115,15 @@ pub enum Decision {
     Wait,
     Next,
     Hold,
+}
+
+/// How a voice comes in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Entry {
+    /// From silence, with a short fade.
+    Quick,
+    /// Crossfading from its predecessor over this many seconds.
+    Crossfade(f64, Blend),
 }
 
 /// What the two signals in a crossfade have in common, which decides the curve that keeps loudness

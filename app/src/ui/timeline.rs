@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::player::{Frame, Stage, Upcoming, VoiceView};
+use crate::view::{Frame, Stage, Upcoming, VoiceView};
 
 /// Width of the drawing in SVG units.
 const WIDTH: f64 = 1000.0;

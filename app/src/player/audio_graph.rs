@@ -5,11 +5,12 @@ use js_sys::{ArrayBuffer, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AudioBuffer, AudioBufferSourceNode, AudioContext, AudioContextState, AudioScheduledSourceNode,
-    GainNode,
+    AudioBuffer, AudioBufferSourceNode, AudioContext, AudioScheduledSourceNode, GainNode,
 };
 
-use super::timeline::{fade_curve, Blend, Placement};
+use crate::view::VoiceView;
+
+use super::timeline::{fade_curve, Blend, Entry, Placement};
 
 fn describe(error: JsValue) -> String {
     error.as_string().unwrap_or_else(|| format!("{error:?}"))
@@ -20,7 +21,7 @@ const CURVE_POINTS: usize = 256;
 /// Fade-in of the very first sound and fade-out on Stop: short, but never a click.
 const QUICK_FADE: f64 = 0.05;
 
-pub struct Engine {
+pub struct AudioGraph {
     context: AudioContext,
     master: GainNode,
 }
@@ -35,26 +36,17 @@ pub struct Voice {
     gain: GainNode,
 }
 
-/// How a voice comes in.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Entry {
-    /// From silence, with a short fade.
-    Quick,
-    /// Crossfading from its predecessor over this many seconds.
-    Crossfade(f64, Blend),
-}
-
-impl Engine {
-    pub fn new(volume: f32) -> Result<Engine, String> {
+impl AudioGraph {
+    pub fn new(volume: f64) -> Result<AudioGraph, String> {
         let context = AudioContext::new().map_err(describe)?;
         let master = context.create_gain().map_err(describe)?;
-        master.gain().set_value(volume);
+        master.gain().set_value(volume as f32);
         master
             .connect_with_audio_node(&context.destination())
             .map_err(describe)?;
         // Play is a user gesture, so the context may start; a suspended one would stay silent.
         let _ = context.resume();
-        Ok(Engine { context, master })
+        Ok(AudioGraph { context, master })
     }
 
     /// Seconds on the audio clock.
@@ -62,16 +54,11 @@ impl Engine {
         self.context.current_time()
     }
 
-    /// Whether the browser lets this context make sound (autoplay rules may hold it suspended).
-    pub fn running(&self) -> bool {
-        self.context.state() == AudioContextState::Running
-    }
-
-    pub fn set_volume(&self, volume: f32) {
+    pub fn set_volume(&self, volume: f64) {
         let _ = self
             .master
             .gain()
-            .set_target_at_time(volume, self.now(), 0.05);
+            .set_target_at_time(volume as f32, self.now(), 0.05);
     }
 
     /// Starts decoding a WAV file; await the result with [`decoded`].
@@ -146,7 +133,7 @@ impl Engine {
         param
             .set_value_curve_at_time(&mut curve, at, seconds)
             .map_err(describe)?;
-        voice.placement.end = at + seconds;
+        voice.placement.faded_out(at, seconds);
         scheduled(&voice.source)
             .stop_with_when(at + seconds)
             .map_err(describe)
@@ -179,6 +166,15 @@ fn scheduled(source: &AudioBufferSourceNode) -> &AudioScheduledSourceNode {
 }
 
 impl Voice {
+    /// The voice as the plan and the visual timeline see it.
+    pub fn view(&self) -> VoiceView {
+        VoiceView {
+            index: self.index,
+            hold: self.hold,
+            placement: self.placement,
+        }
+    }
+
     /// Stops and disconnects the voice so its buffer can be collected.
     pub fn release(self) {
         let _ = scheduled(&self.source).stop();
@@ -187,7 +183,7 @@ impl Voice {
     }
 }
 
-/// The buffer a [`Engine::decode`] promise resolves to.
+/// The buffer a [`AudioGraph::decode`] promise resolves to.
 pub async fn decoded(promise: Promise) -> Result<AudioBuffer, String> {
     let buffer = JsFuture::from(promise)
         .await

@@ -1,0 +1,69 @@
+//! What the page remembers across reloads, in `localStorage`: the prompt, the settings, and the server's
+//! access token.
+
+use crate::settings::{CROSSFADE, MAX_LEAD, VOLUME};
+
+const PROMPT: &str = "tsuzuki.prompt";
+const CROSSFADE_KEY: &str = "tsuzuki.crossfade";
+const VOLUME_KEY: &str = "tsuzuki.volume";
+const MAX_LEAD_KEY: &str = "tsuzuki.max_lead";
+const TOKEN: &str = "tsuzuki.token";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn get(key: &str) -> Option<String> {
+    storage()?.get_item(key).ok().flatten()
+}
+
+fn set(key: &str, value: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+/// The stored prompt and settings; a setting never saved, or unreadable, is its default.
+pub struct Prefs {
+    pub prompt: String,
+    pub crossfade: f64,
+    pub volume: f64,
+    pub max_lead: f64,
+}
+
+pub fn load() -> Prefs {
+    let setting = |key, range: crate::settings::Setting| {
+        get(key)
+            .and_then(|v| range.parse(&v))
+            .unwrap_or(range.default)
+    };
+    Prefs {
+        prompt: get(PROMPT).unwrap_or_default(),
+        crossfade: setting(CROSSFADE_KEY, CROSSFADE),
+        volume: setting(VOLUME_KEY, VOLUME),
+        max_lead: setting(MAX_LEAD_KEY, MAX_LEAD),
+    }
+}
+
+pub fn save(prefs: &Prefs) {
+    set(PROMPT, &prefs.prompt);
+    set(CROSSFADE_KEY, &prefs.crossfade.to_string());
+    set(VOLUME_KEY, &prefs.volume.to_string());
+    set(MAX_LEAD_KEY, &prefs.max_lead.to_string());
+}
+
+/// The access token the listener gave, if any.
+pub fn token() -> Option<String> {
+    get(TOKEN)
+}
+
+pub fn set_token(token: &str) {
+    set(TOKEN, token);
+}
+
+/// Forgets a token the server refused.
+pub fn forget_token() {
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(TOKEN);
+    }
+}

@@ -1,0 +1,54 @@
+//! The mood, Play, Stop and Change mood, the state badge, and what needs the listener's attention.
+
+use leptos::prelude::*;
+
+use super::token_form::TokenForm;
+use crate::api::DEFAULT_PROMPT;
+
+#[component]
+pub fn Controls() -> impl IntoView {
+    let player = super::player();
+    let view = player.view;
+    let active = move || view.state.get().active();
+    view! {
+        <section class="controls">
+            <label for="prompt">"Mood"</label>
+            <textarea
+                id="prompt"
+                rows="2"
+                maxlength="512"
+                placeholder=DEFAULT_PROMPT
+                prop:value=move || view.prompt.get()
+                on:input=move |ev| view.prompt.set(event_target_value(&ev))
+            ></textarea>
+            <div class="buttons">
+                <button id="play" class="play" on:click=move |_| player.play() disabled=active>
+                    "Play"
+                </button>
+                <button id="stop" class="stop" on:click=move |_| player.stop() disabled=move || !active()>
+                    "Stop"
+                </button>
+                <Show when=active>
+                    <button id="apply" class="apply" on:click=move |_| player.change_prompt()>
+                        "Change mood"
+                    </button>
+                </Show>
+                <span id="state" class="badge" data-state=move || view.state.get().label()>
+                    {move || view.state.get().label()}
+                </span>
+            </div>
+            <TokenForm/>
+            <Show when=move || view.applies_from.get().is_some()>
+                <p id="applies" class="note">
+                    {move || format!("New mood applies from segment {}", view.applies_from.get().unwrap_or_default())}
+                </p>
+            </Show>
+            <Show when=move || view.message.get().is_some()>
+                <div id="error" class="error" role="alert">
+                    <span>{move || view.message.get().unwrap_or_default()}</span>
+                    <button id="retry" class="retry" on:click=move |_| player.play()>"Retry"</button>
+                </div>
+            </Show>
+        </section>
+    }
+}
