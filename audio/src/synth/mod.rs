@@ -5,6 +5,7 @@
 //! new style instead of cutting to it.
 
 mod dsp;
+mod harmony;
 mod render;
 mod score;
 mod style;
