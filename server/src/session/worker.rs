@@ -85,7 +85,7 @@ async fn make(
     progress: &watch::Sender<f32>,
     previous: Option<&Audio>,
 ) -> Result<Audio, Failure> {
-    let config = &shared.config;
+    let config = &shared.config.session;
     let index = plan.index;
     let segment_frames = frames_in(config.segment_seconds, SAMPLE_RATE);
     let overlap_frames = frames_in(config.overlap_seconds, SAMPLE_RATE);
