@@ -172,6 +172,13 @@ impl ServiceConfig {
                 return problem(format!("{name} must be 0 or more, not {value}"));
             }
         }
+        // `idle_ttl()` makes a Duration of it, which would panic past about 5.8e11 years.
+        if Duration::try_from_secs_f64(self.idle_ttl_seconds).is_err() {
+            return problem(format!(
+                "idle_ttl_seconds {} is too long (0 keeps the container running)",
+                self.idle_ttl_seconds
+            ));
+        }
         if let Some(key) = self.env.keys().find(|k| k.is_empty() || k.contains('=')) {
             return problem(format!("environment variable name {key:?} is not valid"));
         }

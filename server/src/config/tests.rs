@@ -323,3 +323,17 @@ fn bad_declarations_are_one_clear_line() {
     let error = parse(&MINIMAL.replace("acestep\"", "Ace Step\"")).unwrap_err();
     assert!(error.contains("service id"), "{error}");
 }
+
+#[test]
+fn a_timeout_too_long_for_a_duration_is_an_error_not_a_panic() {
+    let error = Config::load(cli(&["--job-timeout-seconds", "1e20"]), None).unwrap_err();
+    assert!(error.contains("job timeout"), "{error}");
+    let huge = Config::load(cli(&["--job-timeout-seconds", "1e18"]), None).unwrap();
+    assert_eq!(
+        huge.session.job_timeout,
+        Duration::from_secs(1_000_000_000_000_000_000)
+    );
+
+    let error = parse(&format!("{MINIMAL}idle_ttl_seconds = 1e20\n")).unwrap_err();
+    assert!(error.contains("idle_ttl_seconds"), "{error}");
+}

@@ -48,6 +48,9 @@ fn session(raw: &RawSettings) -> Result<SessionConfig, String> {
             "job timeout must be a positive number of seconds, not {job_timeout}"
         ));
     }
+    // Beyond about 5.8e11 years a Duration overflows: refuse instead of panicking.
+    let job_timeout = Duration::try_from_secs_f64(job_timeout)
+        .map_err(|_| format!("job timeout of {job_timeout} seconds is too long"))?;
     let max_attempts = raw.max_attempts.unwrap_or(3);
     if max_attempts == 0 {
         return Err("max attempts must be at least 1".into());
@@ -61,7 +64,7 @@ fn session(raw: &RawSettings) -> Result<SessionConfig, String> {
         overlap_seconds,
         max_attempts,
         retry_backoff: Duration::from_millis(raw.retry_backoff_ms.unwrap_or(2000)),
-        job_timeout: Duration::from_secs_f64(job_timeout),
+        job_timeout,
     })
 }
 
