@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use tsuzuki::config::{Cli, Config};
+use tsuzuki::config::{Config, RawSettings};
 use tsuzuki::containers::Containers;
 use tsuzuki::metrics::Metrics;
 use tsuzuki::session::{storage::DataDir, Sessions};
@@ -26,24 +26,24 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let cli = Cli::parse();
+    let flags = RawSettings::parse();
     let mut options = leptos::config::get_configuration(None)
         .map_err(|e| format!("leptos configuration: {e}"))?
         .leptos_options;
     let leptos_addr = std::env::var("LEPTOS_SITE_ADDR")
         .ok()
         .and_then(|a| a.parse().ok());
-    let config = Config::load(cli, leptos_addr)?;
-    options.site_addr = config.addr;
+    let config = Config::load(flags, leptos_addr)?;
+    options.site_addr = config.http.addr;
     if options.output_name.is_empty() {
         // Built by plain cargo rather than cargo-leptos: use the site name from Cargo.toml.
         options.output_name = "tsuzuki".into();
     }
-    let data = DataDir::open(&config.data_dir)?;
+    let data = DataDir::open(&config.session.data_dir)?;
     let backend = tsuzuki::backend_for(&config)?;
-    if !config.addr.ip().is_loopback() {
-        tracing::warn!(addr = %config.addr, "listening beyond this machine: anyone who can reach it can control playback");
-        if config.api_token.is_none() && !config.services.is_empty() {
+    if !config.http.addr.ip().is_loopback() {
+        tracing::warn!(addr = %config.http.addr, "listening beyond this machine: anyone who can reach it can control playback");
+        if config.http.api_token.is_none() && !config.containers.services.is_empty() {
             tracing::warn!("no api_token is set: anyone who can reach this server can start and stop the model containers");
         }
     }
@@ -64,15 +64,15 @@ async fn run() -> Result<(), String> {
     let sessions =
         Sessions::with_containers(config.clone(), backend, data, containers.clone(), metrics);
     let app = tsuzuki::web::router(sessions.clone(), options);
-    let listener = tokio::net::TcpListener::bind(config.addr)
+    let listener = tokio::net::TcpListener::bind(config.http.addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", config.http.addr))?;
     tracing::info!(
-        addr = %config.addr,
+        addr = %config.http.addr,
         backend = ?sessions.status().backend.kind,
-        data_dir = %config.data_dir.display(),
+        data_dir = %config.session.data_dir.display(),
         "tsuzuki is ready: open http://{}",
-        config.addr
+        config.http.addr
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())

@@ -421,8 +421,8 @@ async fn a_full_disk_fails_the_segment_clearly_and_leaves_no_file_behind() {
 fn managed_with_token() -> tsuzuki::config::Config {
     use tsuzuki::config::{BackendKind, Gpus, Network, ServiceConfig};
     let mut config = short(std::path::Path::new("unused"));
-    config.docker_host = Some("unix:///nonexistent/docker.sock".into());
-    config.api_token = Some("s3cret".into());
+    config.containers.docker_host = Some("unix:///nonexistent/docker.sock".into());
+    config.http.api_token = Some("s3cret".into());
     let service = ServiceConfig {
         id: "acestep".into(),
         image: "acestep:unused".into(),
@@ -449,7 +449,7 @@ fn managed_with_token() -> tsuzuki::config::Config {
         },
         Some(service.id.clone()),
     );
-    config.services = vec![service];
+    config.containers.services = vec![service];
     config
 }
 

@@ -62,7 +62,7 @@ fn double(id: &str, extra: &[&str]) -> ServiceConfig {
 /// Short segments; the engine's services; ACE-Step in service `acestep` when given, else the synthesizer.
 fn config(engine_host: &str, services: Vec<ServiceConfig>, acestep: Option<&str>) -> Config {
     let mut config = short(Path::new("unused"));
-    config.docker_host = Some(engine_host.to_string());
+    config.containers.docker_host = Some(engine_host.to_string());
     if let Some(id) = acestep {
         let service = services.iter().find(|s| s.id == id).unwrap();
         config.backend = BackendKind::AceStep(
@@ -75,7 +75,7 @@ fn config(engine_host: &str, services: Vec<ServiceConfig>, acestep: Option<&str>
             Some(id.to_string()),
         );
     }
-    config.services = services;
+    config.containers.services = services;
     config
 }
 
@@ -416,7 +416,7 @@ async fn racing_starts_make_one_container_and_a_demand_during_a_stop_restarts_it
     let containers = server.containers.clone().unwrap();
     let other_dir = tempfile::tempdir().unwrap();
     let mut other_config = config.clone();
-    other_config.data_dir = other_dir.path().to_path_buf();
+    other_config.session.data_dir = other_dir.path().to_path_buf();
     let other = Sessions::with_containers(
         other_config.clone(),
         tsuzuki::backend_for(&other_config).unwrap(),
@@ -522,7 +522,7 @@ async fn the_proxy_streams_events_as_they_come_and_guards_the_control_endpoints(
         return;
     };
     let mut config = config(&engine.host, vec![double("proxy", &[])], None);
-    config.api_token = Some("s3cret".into());
+    config.http.api_token = Some("s3cret".into());
     let server = spawn(config).await;
     let url = |path: &str| format!("{}{path}", server.base);
 

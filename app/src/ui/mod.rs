@@ -70,9 +70,10 @@ pub fn Home() -> impl IntoView {
                 <h1>"tsuzuki" <span class="kanji">"続き"</span></h1>
                 <p class="tagline">"Endless focus music, generated as you listen."</p>
             </header>
-            <Controls/>
-            <StreamPanel/>
-            <SettingsPanel/>
+            // Type-erased: the page's full view type is too deep for the server's SSR build.
+            {view! { <Controls/> }.into_any()}
+            {view! { <StreamPanel/> }.into_any()}
+            {view! { <SettingsPanel/> }.into_any()}
         </main>
     }
 }

@@ -28,7 +28,7 @@ pub use error::ApiError;
 
 /// The API routes, with their state applied.
 pub fn router(sessions: Sessions) -> Router {
-    let token: Option<Arc<str>> = sessions.config().api_token.as_deref().map(Arc::from);
+    let token: Option<Arc<str>> = sessions.config().http.api_token.as_deref().map(Arc::from);
     // Service starts can take minutes (the first one downloads models): no timeout there.
     // Starting a session starts the managed GPU container: then only the token's holders may control it.
     let control_token = token.clone().filter(|_| sessions.is_managed());

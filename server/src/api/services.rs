@@ -33,7 +33,7 @@ async fn list(State(sessions): State<Sessions>) -> Json<ServicesResponse> {
         Some(containers) => containers.list(),
         None => ServicesResponse {
             services: Vec::new(),
-            gpu_memory_budget_gb: sessions.config().gpu_memory_budget_gb,
+            gpu_memory_budget_gb: sessions.config().containers.gpu_memory_budget_gb,
             gpu_memory_claimed_gb: 0.0,
         },
     })
@@ -82,7 +82,7 @@ async fn forward_to(
     path: &str,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let token = sessions.config().api_token.as_deref();
+    let token = sessions.config().http.api_token.as_deref();
     Ok(proxy::forward(containers(sessions, id)?, id, path, request, token).await?)
 }
 

@@ -14,8 +14,8 @@ use bollard::Docker;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-use super::service::{Gpus, Network, ServiceConfig};
 use super::ServiceError;
+use crate::config::{Gpus, Network, ServiceConfig};
 
 pub const LABEL_MANAGED: &str = "tsuzuki.managed";
 pub const LABEL_SERVICE: &str = "tsuzuki.service";

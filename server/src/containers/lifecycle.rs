@@ -140,7 +140,10 @@ pub fn idle(
 ) -> Idle {
     match ttl {
         Some(ttl) if state == State::Ready && !in_use => {
-            let deadline = last_use + ttl;
+            // A TTL past the clock's range never runs out (adding it would panic).
+            let Some(deadline) = last_use.checked_add(ttl) else {
+                return Idle::Keep;
+            };
             if now >= deadline {
                 Idle::StopNow
             } else {
@@ -395,6 +398,13 @@ mod tests {
             in_use,
             last_use: now - Duration::from_secs(age_s),
         }
+    }
+
+    #[test]
+    fn a_ttl_beyond_the_clock_never_expires() {
+        let now = Instant::now();
+        let ttl = Some(Duration::from_secs(u64::MAX / 2));
+        assert_eq!(idle(S::Ready, false, ttl, now, now), Idle::Keep);
     }
 
     #[test]

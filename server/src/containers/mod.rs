@@ -7,7 +7,7 @@
 pub mod docker;
 pub mod lifecycle;
 pub mod proxy;
-pub mod service;
+mod service;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,11 +20,10 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::config::Config;
+use crate::config::{Config, ServiceConfig};
 use crate::metrics::Metrics;
 use docker::{CreateError, Engine, Found};
 use lifecycle::{Claim, Effect, Event, Idle, State};
-pub use service::ServiceConfig;
 
 /// Log lines kept while a container loads.
 const LOG_TAIL_LINES: usize = 12;
@@ -233,12 +232,13 @@ enum Command {
 impl Containers {
     /// The manager of `config`'s services, or `None` when none are declared. Nothing touches Docker yet.
     pub fn from_config(config: &Config, metrics: Arc<Metrics>) -> Option<Containers> {
-        (!config.services.is_empty()).then(|| {
+        let containers = &config.containers;
+        (!containers.services.is_empty()).then(|| {
             Containers::new(
-                &config.services,
-                config.docker_host.clone(),
-                config.gpu_memory_budget_gb,
-                &config.data_dir,
+                &containers.services,
+                containers.docker_host.clone(),
+                containers.gpu_memory_budget_gb,
+                &config.session.data_dir,
                 metrics,
             )
         })

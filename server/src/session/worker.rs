@@ -86,7 +86,7 @@ async fn make(
     progress: &watch::Sender<f32>,
     previous: Option<&Audio>,
 ) -> Result<Audio, Failure> {
-    let config = &shared.config;
+    let config = &shared.config.session;
     let index = plan.index;
     let overlap_frames = frames_in(config.overlap_seconds, SAMPLE_RATE);
     let task = task_for(config, index, files, previous).await?;
@@ -138,7 +138,7 @@ async fn make(
 /// The task for segment `index`: text2music for the first, else a repaint of a seed written from the tail
 /// of the one before.
 async fn task_for(
-    config: &crate::config::Config,
+    config: &crate::config::SessionConfig,
     index: u64,
     files: &super::SessionFiles,
     previous: Option<&Audio>,
@@ -179,7 +179,7 @@ async fn generate(
     job: &Job,
     progress: &watch::Sender<f32>,
 ) -> Result<(Audio, u32), Failure> {
-    let config = &shared.config;
+    let config = &shared.config.session;
     let index = job.index;
     let segment_frames = frames_in(config.segment_seconds, SAMPLE_RATE);
     let keep = match job.task {

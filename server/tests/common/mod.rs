@@ -28,14 +28,14 @@ pub struct Server {
 /// manager when the config declares services, as the binary does.
 pub async fn spawn(mut config: Config) -> Server {
     let data = tempfile::tempdir().unwrap();
-    config.data_dir = data.path().to_path_buf();
+    config.session.data_dir = data.path().to_path_buf();
     let backend = tsuzuki::backend_for(&config).unwrap();
     let metrics = Arc::new(Metrics::default());
     let containers = Containers::from_config(&config, metrics.clone());
     let sessions = Sessions::with_containers(
         config.clone(),
         backend,
-        DataDir::open(&config.data_dir).unwrap(),
+        DataDir::open(&config.session.data_dir).unwrap(),
         containers.clone(),
         metrics,
     );
@@ -55,7 +55,7 @@ pub async fn spawn(mut config: Config) -> Server {
 /// Short segments for speed: 8 s with a 2 s overlap.
 pub fn short(data_dir: &Path) -> Config {
     let mut config = Config::with(data_dir.to_path_buf(), 8.0, 2.0);
-    config.retry_backoff = Duration::from_millis(20);
+    config.session.retry_backoff = Duration::from_millis(20);
     config
 }
 

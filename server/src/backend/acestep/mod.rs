@@ -23,7 +23,7 @@ pub const LM_MODELS: [&str; 2] = ["acestep-5Hz-lm-4B", "acestep-5Hz-lm-1.7B"];
 /// Polls that may report an unknown task id before we conclude the server lost the task (it restarted).
 const UNKNOWN_POLLS: u32 = 10;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub url: String,
     pub api_key: Option<String>,

@@ -1,0 +1,88 @@
+//! Settings from flags, `TSUZUKI_*` environment variables, a TOML file and defaults, in that order of
+//! precedence, checked once at start-up so a bad combination stops the server with one clear line.
+//!
+//! Two steps, as in ripgrep's flags: [`RawSettings`] holds what was given (flags and environment through
+//! clap, the file through serde, everything optional); `validate` turns the merged layers into a [`Config`]
+//! of small sub-configs, each used by one part of the server.
+
+mod raw;
+mod services;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::backend::acestep;
+pub use raw::RawSettings;
+pub use services::{Gpus, Network, ServiceConfig};
+
+/// Output sample rate of every segment (ACE-Step's native rate, shared with the synthesizer).
+pub use tsuzuki_audio::SAMPLE_RATE;
+/// Output channels of every segment.
+pub const CHANNELS: u16 = 2;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub session: SessionConfig,
+    pub backend: BackendKind,
+    pub containers: ContainersConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    /// Required as `Authorization: Bearer` by the control endpoints when set.
+    pub api_token: Option<String>,
+}
+
+/// How sessions make their segments, and where they keep them.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub data_dir: PathBuf,
+    pub segment_seconds: f64,
+    pub overlap_seconds: f64,
+    pub max_attempts: u32,
+    pub retry_backoff: Duration,
+    pub job_timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackendKind {
+    Synth,
+    /// ACE-Step at the settings' URL; with a service id, in that managed container.
+    AceStep(acestep::Settings, Option<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct ContainersConfig {
+    /// The model containers this server may run.
+    pub services: Vec<ServiceConfig>,
+    pub gpu_memory_budget_gb: Option<f64>,
+    pub docker_host: Option<String>,
+}
+
+impl Config {
+    /// Settings for tests and embedding: the defaults with the given data dir and lengths.
+    pub fn with(data_dir: PathBuf, segment_seconds: f64, overlap_seconds: f64) -> Config {
+        let mut config =
+            Config::load(RawSettings::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        config.session.data_dir = data_dir;
+        config.session.segment_seconds = segment_seconds;
+        config.session.overlap_seconds = overlap_seconds;
+        config
+    }
+
+    /// Merges `flags` (flags and environment, as clap parsed them), the config file they name,
+    /// `leptos_addr` and the defaults, and checks the result.
+    pub fn load(flags: RawSettings, leptos_addr: Option<SocketAddr>) -> Result<Config, String> {
+        let file = match &flags.config {
+            None => RawSettings::default(),
+            Some(path) => RawSettings::from_file(path)?,
+        };
+        validate::config(flags.or(file), leptos_addr)
+    }
+}

@@ -1,0 +1,111 @@
+//! The settings as given: ONE struct that clap fills from flags (and their environment variables) and serde
+//! from the config file, so each setting is declared once and has the same name as a flag, a variable and a key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+use super::services::ServiceConfig;
+
+#[derive(Parser, Deserialize, Debug, Default)]
+#[command(
+    name = "tsuzuki",
+    version,
+    about = "Endless focus music: the generation server and web app"
+)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Address to listen on [default: 127.0.0.1:3000, or LEPTOS_SITE_ADDR under cargo-leptos]
+    #[arg(long, env = "TSUZUKI_ADDR")]
+    pub(super) addr: Option<SocketAddr>,
+    /// Music generator: `synth` (embedded, CPU) or `acestep` (ACE-Step 1.5 over HTTP) [default: synth]
+    #[arg(long, env = "TSUZUKI_BACKEND")]
+    pub(super) backend: Option<String>,
+    /// Base URL of the ACE-Step API server [default: http://127.0.0.1:8001]
+    #[arg(long, env = "TSUZUKI_ACESTEP_URL")]
+    pub(super) acestep_url: Option<String>,
+    /// ACE-Step DiT model: acestep-v15-sft or acestep-v15-turbo [default: acestep-v15-sft]
+    #[arg(long, env = "TSUZUKI_ACESTEP_MODEL")]
+    pub(super) acestep_model: Option<String>,
+    /// Bearer key for an ACE-Step server started with ACESTEP_API_KEY
+    #[arg(long, env = "ACESTEP_API_KEY", hide_env_values = true)]
+    pub(super) acestep_api_key: Option<String>,
+    /// Folder for segment files [default: a private folder under the system temp dir]
+    #[arg(long, env = "TSUZUKI_DATA_DIR")]
+    pub(super) data_dir: Option<PathBuf>,
+    /// Length of each generated segment in seconds [default: 60]
+    #[arg(long, env = "TSUZUKI_SEGMENT_SECONDS")]
+    pub(super) segment_seconds: Option<f64>,
+    /// Seconds each segment repeats from the end of the one before, for the crossfade [default: 15]
+    #[arg(long, env = "TSUZUKI_OVERLAP_SECONDS")]
+    pub(super) overlap_seconds: Option<f64>,
+    /// Tries per segment before the session reports an error [default: 3]
+    #[arg(long, env = "TSUZUKI_MAX_ATTEMPTS")]
+    pub(super) max_attempts: Option<u32>,
+    /// Wait before the first retry, doubled for each further one, in milliseconds [default: 2000]
+    #[arg(long, env = "TSUZUKI_RETRY_BACKOFF_MS")]
+    pub(super) retry_backoff_ms: Option<u64>,
+    /// Give up on one generation attempt after this many seconds [default: 600]
+    #[arg(long, env = "TSUZUKI_JOB_TIMEOUT_SECONDS")]
+    pub(super) job_timeout_seconds: Option<f64>,
+    /// How often to ask ACE-Step about a running task, in milliseconds [default: 1000]
+    #[arg(long, env = "TSUZUKI_POLL_INTERVAL_MS")]
+    pub(super) poll_interval_ms: Option<u64>,
+    /// Run ACE-Step in the managed container service with this id (a `[[services]]` entry of the config file)
+    #[arg(long, env = "TSUZUKI_ACESTEP_SERVICE")]
+    pub(super) acestep_service: Option<String>,
+    /// Bearer token required by the service control endpoints, the service proxy and /metrics
+    #[arg(long, env = "TSUZUKI_API_TOKEN", hide_env_values = true)]
+    pub(super) api_token: Option<String>,
+    /// Docker engine of the model containers [default: unix:///var/run/docker.sock]
+    #[arg(long, env = "DOCKER_HOST")]
+    pub(super) docker_host: Option<String>,
+    /// GPU memory the model containers may claim together (config file only: it goes with `services`).
+    #[arg(skip)]
+    pub(super) gpu_memory_budget_gb: Option<f64>,
+    /// The `[[services]]` tables (config file only: a service is too big for a flag).
+    #[arg(skip)]
+    pub(super) services: Option<Vec<ServiceConfig>>,
+    /// TOML file with any of the settings above (keys as the flags, with underscores)
+    // Not a key itself: a config file does not name another one.
+    #[arg(long, env = "TSUZUKI_CONFIG")]
+    #[serde(skip)]
+    pub(super) config: Option<PathBuf>,
+}
+
+impl RawSettings {
+    /// The settings written in the TOML file at `path`.
+    pub(super) fn from_file(path: &Path) -> Result<RawSettings, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| format!("config file {}: {}", path.display(), e.message()))
+    }
+
+    /// Each setting from `self` when given there, else from `lower`: flags and environment (already merged
+    /// by clap) over the file. Listing every field keeps a new one from being forgotten: it must be named here.
+    pub(super) fn or(self, lower: RawSettings) -> RawSettings {
+        RawSettings {
+            addr: self.addr.or(lower.addr),
+            backend: self.backend.or(lower.backend),
+            acestep_url: self.acestep_url.or(lower.acestep_url),
+            acestep_model: self.acestep_model.or(lower.acestep_model),
+            acestep_api_key: self.acestep_api_key.or(lower.acestep_api_key),
+            data_dir: self.data_dir.or(lower.data_dir),
+            segment_seconds: self.segment_seconds.or(lower.segment_seconds),
+            overlap_seconds: self.overlap_seconds.or(lower.overlap_seconds),
+            max_attempts: self.max_attempts.or(lower.max_attempts),
+            retry_backoff_ms: self.retry_backoff_ms.or(lower.retry_backoff_ms),
+            job_timeout_seconds: self.job_timeout_seconds.or(lower.job_timeout_seconds),
+            poll_interval_ms: self.poll_interval_ms.or(lower.poll_interval_ms),
+            acestep_service: self.acestep_service.or(lower.acestep_service),
+            api_token: self.api_token.or(lower.api_token),
+            docker_host: self.docker_host.or(lower.docker_host),
+            gpu_memory_budget_gb: self.gpu_memory_budget_gb.or(lower.gpu_memory_budget_gb),
+            services: self.services.or(lower.services),
+            config: self.config.or(lower.config),
+        }
+    }
+}

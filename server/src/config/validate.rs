@@ -1,0 +1,153 @@
+//! Raw settings → the validated [`Config`]: defaults filled in, each value checked, one line per problem.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::raw::RawSettings;
+use super::services::ServiceConfig;
+use super::{BackendKind, Config, ContainersConfig, HttpConfig, SessionConfig};
+use crate::backend::acestep;
+
+/// Checks in the order a reader meets them: segments, then containers, then the backend that may use one.
+pub(super) fn config(raw: RawSettings, leptos_addr: Option<SocketAddr>) -> Result<Config, String> {
+    let session = session(&raw)?;
+    let containers = containers(&raw)?;
+    let backend = backend(&raw, &containers.services)?;
+    Ok(Config {
+        http: HttpConfig {
+            addr: raw
+                .addr
+                .or(leptos_addr)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            api_token: raw.api_token.filter(|t| !t.is_empty()),
+        },
+        session,
+        backend,
+        containers,
+    })
+}
+
+fn session(raw: &RawSettings) -> Result<SessionConfig, String> {
+    let segment_seconds = raw.segment_seconds.unwrap_or(60.0);
+    let overlap_seconds = raw.overlap_seconds.unwrap_or(15.0);
+    if !(segment_seconds.is_finite() && (1.0..=600.0).contains(&segment_seconds)) {
+        return Err(format!(
+            "segment seconds must be between 1 and 600, not {segment_seconds}"
+        ));
+    }
+    if !(overlap_seconds.is_finite() && overlap_seconds > 0.0 && overlap_seconds < segment_seconds)
+    {
+        return Err(format!(
+            "overlap seconds ({overlap_seconds}) must be above 0 and below the segment length ({segment_seconds})"
+        ));
+    }
+    let job_timeout = raw.job_timeout_seconds.unwrap_or(600.0);
+    if !(job_timeout.is_finite() && job_timeout > 0.0) {
+        return Err(format!(
+            "job timeout must be a positive number of seconds, not {job_timeout}"
+        ));
+    }
+    // Beyond about 5.8e11 years a Duration overflows: refuse instead of panicking.
+    let job_timeout = Duration::try_from_secs_f64(job_timeout)
+        .map_err(|_| format!("job timeout of {job_timeout} seconds is too long"))?;
+    let max_attempts = raw.max_attempts.unwrap_or(3);
+    if max_attempts == 0 {
+        return Err("max attempts must be at least 1".into());
+    }
+    Ok(SessionConfig {
+        data_dir: raw
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("tsuzuki")),
+        segment_seconds,
+        overlap_seconds,
+        max_attempts,
+        retry_backoff: Duration::from_millis(raw.retry_backoff_ms.unwrap_or(2000)),
+        job_timeout,
+    })
+}
+
+fn containers(raw: &RawSettings) -> Result<ContainersConfig, String> {
+    let services = raw.services.clone().unwrap_or_default();
+    let mut ids = BTreeSet::new();
+    for service in &services {
+        service.check()?;
+        if !ids.insert(service.id.as_str()) {
+            return Err(format!("service {:?} is declared twice", service.id));
+        }
+    }
+    if let Some(budget) = raw.gpu_memory_budget_gb {
+        if !(budget.is_finite() && budget > 0.0) {
+            return Err(format!(
+                "gpu memory budget must be a positive number of GB, not {budget}"
+            ));
+        }
+    }
+    Ok(ContainersConfig {
+        services,
+        gpu_memory_budget_gb: raw.gpu_memory_budget_gb,
+        docker_host: raw.docker_host.clone().filter(|h| !h.is_empty()),
+    })
+}
+
+fn backend(raw: &RawSettings, services: &[ServiceConfig]) -> Result<BackendKind, String> {
+    match raw.backend.as_deref().unwrap_or("synth") {
+        "synth" => Ok(BackendKind::Synth),
+        "acestep" => {
+            let service = raw.acestep_service.clone();
+            let url = acestep_url(raw.acestep_url.clone(), service.as_deref(), services)?;
+            reqwest::Url::parse(&url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| format!("ACE-Step URL {url:?} is not an http(s) URL"))?;
+            let model = raw
+                .acestep_model
+                .clone()
+                .unwrap_or_else(|| "acestep-v15-sft".into());
+            if !matches!(model.as_str(), "acestep-v15-sft" | "acestep-v15-turbo") {
+                return Err(format!(
+                    "unknown ACE-Step model {model:?} (use acestep-v15-sft or acestep-v15-turbo)"
+                ));
+            }
+            let settings = acestep::Settings {
+                url,
+                api_key: raw.acestep_api_key.clone().filter(|k| !k.is_empty()),
+                model,
+                poll_interval: Duration::from_millis(raw.poll_interval_ms.unwrap_or(1000).max(1)),
+            };
+            Ok(BackendKind::AceStep(settings, service))
+        }
+        other => Err(format!("unknown backend {other:?} (use synth or acestep)")),
+    }
+}
+
+/// The given URL, or the managed service's, or the default; never both a URL and a service.
+fn acestep_url(
+    explicit: Option<String>,
+    service: Option<&str>,
+    services: &[ServiceConfig],
+) -> Result<String, String> {
+    match service {
+        None => Ok(explicit.unwrap_or_else(|| "http://127.0.0.1:8001".into())),
+        Some(_) if explicit.is_some() => {
+            Err("give either an ACE-Step URL or an ACE-Step service, not both".into())
+        }
+        Some(id) => services
+            .iter()
+            .find(|s| s.id == id)
+            .map(ServiceConfig::url)
+            .ok_or_else(|| {
+                let mut known: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
+                known.sort_unstable();
+                format!(
+                    "unknown ACE-Step service {id:?} (configured services: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            }),
+    }
+}
