@@ -303,11 +303,11 @@ impl Actor {
             }
             Effect::FailWaiting(why) => {
                 let error = match why {
-                    Failure::Start => input.error.clone(),
-                    Failure::Abandoned => Some(ServiceError::Abandoned(self.id().to_string())),
-                    Failure::ShuttingDown => Some(ServiceError::ShuttingDown),
+                    // A failed start always comes with its error.
+                    Failure::Start => input.error.clone().unwrap_or(ServiceError::ShuttingDown),
+                    Failure::Abandoned => ServiceError::Abandoned(self.id().to_string()),
+                    Failure::ShuttingDown => ServiceError::ShuttingDown,
                 };
-                let error = error.unwrap_or(ServiceError::ShuttingDown);
                 for waiter in self.waiters.drain(..) {
                     let _ = waiter.send(Err(error.clone()));
                 }
