@@ -48,7 +48,8 @@ async fn run() -> Result<(), String> {
         }
     }
     let metrics = Arc::new(Metrics::default());
-    let containers = Containers::from_config(&config, metrics.clone());
+    let containers =
+        Containers::from_config(&config, metrics.clone()).map_err(|e| e.to_string())?;
     if let Some(containers) = &containers {
         // Leftovers of a crashed run: adopt the healthy ones, remove the rest. Without Docker, carry on:
         // the error shows when a service is needed.

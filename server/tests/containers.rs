@@ -1,4 +1,4 @@
-//! Model containers on a real Docker engine: a private dockerd per test (common/engine.rs) and an image
+//! Model containers on a real Docker engine: a private dockerd per test (common/dockerd.rs) and an image
 //! FROM scratch holding the ACE-Step double. Play → container → health → generation through the container
 //! → idle stop and removal; clear start failures; leftovers of a crashed run; racing starts and a demand
 //! during a stop; the GPU budget; the proxy streaming SSE. Each test skips loudly when no engine can start.
@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use app::api::{ServiceState, ServicesResponse, SessionState};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
-use common::engine::{self, Engine, IMAGE};
+use common::dockerd::{self, Dockerd, IMAGE};
 use common::{short, spawn, Server};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tsuzuki::backend::acestep::Settings;
 use tsuzuki::config::{BackendKind, Config, Gpus, Network, ServiceConfig};
-use tsuzuki::containers::{docker::container_body, Containers, ServiceError};
+use tsuzuki::containers::{container_body, Containers, ServiceError};
 use tsuzuki::metrics::Metrics;
 use tsuzuki::session::{storage::DataDir, Sessions};
 
@@ -120,7 +120,7 @@ fn metric(text: &str, name: &str) -> f64 {
 
 #[tokio::test]
 async fn play_runs_acestep_in_a_container_and_idleness_stops_and_removes_it() {
-    let Some(engine) = engine::start("play_runs_acestep_in_a_container").await else {
+    let Some(engine) = dockerd::start("play_runs_acestep_in_a_container").await else {
         return;
     };
     let mut service = double("play", &["--startup-delay-ms", "1500"]);
@@ -211,7 +211,7 @@ async fn play_runs_acestep_in_a_container_and_idleness_stops_and_removes_it() {
 
 #[tokio::test]
 async fn start_failures_are_clear_and_leave_no_container() {
-    let Some(engine) = engine::start("start_failures_are_clear").await else {
+    let Some(engine) = dockerd::start("start_failures_are_clear").await else {
         return;
     };
     let exits = double("exits", &["--bogus"]);
@@ -298,7 +298,7 @@ async fn start_failures_are_clear_and_leave_no_container() {
 }
 
 /// Creates a container straight through the engine, as a previous run (or someone else) would have.
-async fn create(engine: &Engine, name: &str, service: &ServiceConfig, instance: &str) -> String {
+async fn create(engine: &Dockerd, name: &str, service: &ServiceConfig, instance: &str) -> String {
     let mut body = container_body(service, instance);
     if instance.is_empty() {
         body.labels = None;
@@ -314,7 +314,7 @@ async fn create(engine: &Engine, name: &str, service: &ServiceConfig, instance: 
 
 #[tokio::test]
 async fn leftovers_of_a_crashed_run_are_adopted_or_removed_and_taken_names_never_wedge() {
-    let Some(engine) = engine::start("leftovers_of_a_crashed_run").await else {
+    let Some(engine) = dockerd::start("leftovers_of_a_crashed_run").await else {
         return;
     };
     let data = tempfile::tempdir().unwrap();
@@ -327,9 +327,12 @@ async fn leftovers_of_a_crashed_run_are_adopted_or_removed_and_taken_names_never
         double("left-d", &[]),
     );
     let all = [a.clone(), b.clone(), c.clone(), d.clone()];
-    let first = Containers::new(&all, host.clone(), None, data.path(), metrics.clone());
-    let instance = first.instance().to_string();
+    let first = Containers::new(&all, host.clone(), None, data.path(), metrics.clone()).unwrap();
     drop(first.ensure_ready("left-a").await.unwrap());
+    let instance = engine
+        .label("tsuzuki-left-a", "tsuzuki.instance")
+        .await
+        .unwrap();
     let (running_a, _) = engine.container("tsuzuki-left-a").await.unwrap();
     // Ours but never started; ours for a service no longer declared; another server's; a user's.
     create(&engine, "tsuzuki-left-b", &b, &instance).await;
@@ -343,7 +346,7 @@ async fn leftovers_of_a_crashed_run_are_adopted_or_removed_and_taken_names_never
     // The server dies: its tasks end, its containers stay.
     drop(first);
 
-    let second = Containers::new(&all, host, None, data.path(), metrics.clone());
+    let second = Containers::new(&all, host, None, data.path(), metrics.clone()).unwrap();
     let mut done = second.adopt_leftovers().await.unwrap();
     done.sort();
     let done: Vec<String> = done
@@ -407,7 +410,7 @@ async fn leftovers_of_a_crashed_run_are_adopted_or_removed_and_taken_names_never
 
 #[tokio::test]
 async fn racing_starts_make_one_container_and_a_demand_during_a_stop_restarts_it() {
-    let Some(engine) = engine::start("racing_starts").await else {
+    let Some(engine) = dockerd::start("racing_starts").await else {
         return;
     };
     let service = double("race", &["--startup-delay-ms", "300"]);
@@ -481,7 +484,7 @@ async fn racing_starts_make_one_container_and_a_demand_during_a_stop_restarts_it
 
 #[tokio::test]
 async fn the_gpu_budget_evicts_idle_services_and_refuses_when_the_holder_is_busy() {
-    let Some(engine) = engine::start("the_gpu_budget").await else {
+    let Some(engine) = dockerd::start("the_gpu_budget").await else {
         return;
     };
     let data = tempfile::tempdir().unwrap();
@@ -494,7 +497,8 @@ async fn the_gpu_budget_evicts_idle_services_and_refuses_when_the_holder_is_busy
         Some(12.0),
         data.path(),
         Arc::default(),
-    );
+    )
+    .unwrap();
     containers.start("gpu-a").await.unwrap();
     assert_eq!(containers.list().gpu_memory_claimed_gb, 8.0);
     // b does not fit next to a, and a is idle: a is stopped to make room.
@@ -518,7 +522,7 @@ async fn the_gpu_budget_evicts_idle_services_and_refuses_when_the_holder_is_busy
 
 #[tokio::test]
 async fn the_proxy_streams_events_as_they_come_and_guards_the_control_endpoints() {
-    let Some(engine) = engine::start("the_proxy_streams_events").await else {
+    let Some(engine) = dockerd::start("the_proxy_streams_events").await else {
         return;
     };
     let mut config = config(&engine.host, vec![double("proxy", &[])], None);
@@ -699,7 +703,7 @@ async fn without_docker_services_fail_clearly_and_the_synthesizer_still_plays() 
 #[tokio::test]
 #[ignore = "a measurement, not a check"]
 async fn cold_start_overhead() {
-    let Some(engine) = engine::start("cold_start_overhead").await else {
+    let Some(engine) = dockerd::start("cold_start_overhead").await else {
         return;
     };
     let data = tempfile::tempdir().unwrap();
@@ -711,7 +715,8 @@ async fn cold_start_overhead() {
         None,
         data.path(),
         Arc::default(),
-    );
+    )
+    .unwrap();
     let http = reqwest::Client::new();
     let (mut by_hand, mut managed) = (Vec::new(), Vec::new());
     for _ in 0..10 {

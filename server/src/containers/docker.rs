@@ -1,88 +1,48 @@
-//! The thin glue to the Docker engine (bollard): the container a service declaration becomes, and the few
-//! calls the lifecycle needs, with the engine's errors turned into messages a user can act on.
+//! The Docker engine through bollard: the container a service declaration becomes, and the few calls the
+//! lifecycle needs, with the engine's errors turned into messages a user can act on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
-use bollard::Docker;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-use super::ServiceError;
+use super::engine::{ContainerEngine, CreateError, Found};
+use super::error::ServiceError;
+use super::labels::{self, LABEL_INSTANCE, LABEL_MANAGED};
 use crate::config::{Gpus, Network, ServiceConfig};
 
-pub const LABEL_MANAGED: &str = "tsuzuki.managed";
-pub const LABEL_SERVICE: &str = "tsuzuki.service";
-pub const LABEL_INSTANCE: &str = "tsuzuki.instance";
-pub const LABEL_FINGERPRINT: &str = "tsuzuki.fingerprint";
-
 /// Where the engine is when nothing else is said.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-
-/// A container as the engine reports it.
-#[derive(Clone, Debug)]
-pub struct Found {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    pub labels: BTreeMap<String, String>,
-    pub status: String,
-    pub running: bool,
-    pub exit_code: Option<i64>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-}
-
-impl Found {
-    /// Made by this server (same instance label), as opposed to another server's or a user's container.
-    pub fn is_ours(&self, instance: &str) -> bool {
-        self.labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
-            && self.labels.get(LABEL_INSTANCE).map(String::as_str) == Some(instance)
-    }
-
-    pub fn service(&self) -> Option<&str> {
-        self.labels.get(LABEL_SERVICE).map(String::as_str)
-    }
-
-    pub fn fingerprint(&self) -> Option<&str> {
-        self.labels.get(LABEL_FINGERPRINT).map(String::as_str)
-    }
-}
-
-/// What creating a container can run into besides plain errors.
-pub enum CreateError {
-    /// The name is already in use.
-    NameInUse,
-    Failed(ServiceError),
-}
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// The engine, connected on first use (so the server starts, and the embedded backend works, without Docker).
-pub struct Engine {
+pub(super) struct Docker {
     host: String,
     timeout: Duration,
-    client: OnceCell<Docker>,
+    client: OnceCell<bollard::Docker>,
 }
 
-impl Engine {
+impl Docker {
     /// `timeout` bounds each engine call; a stop takes up to its grace period, so it must exceed that.
-    pub fn new(host: Option<String>, timeout: Duration) -> Engine {
-        Engine {
+    pub fn new(host: Option<String>, timeout: Duration) -> Docker {
+        Docker {
             host: host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
             timeout,
             client: OnceCell::new(),
         }
     }
 
-    async fn docker(&self) -> Result<&Docker, ServiceError> {
+    async fn client(&self) -> Result<&bollard::Docker, ServiceError> {
         self.client
             .get_or_try_init(|| async {
-                let docker = Docker::connect_with_host(&self.host)
+                let docker = bollard::Docker::connect_with_host(&self.host)
                     .map_err(|e| self.error(e))?
                     .with_timeout(self.timeout);
                 // The engine here may be older than bollard's default API version (dockerd 20.10: 1.41).
@@ -108,10 +68,12 @@ impl Engine {
             },
         }
     }
+}
 
-    /// Every container this server instance made, running or not.
-    pub async fn list_ours(&self, instance: &str) -> Result<Vec<Found>, ServiceError> {
-        let docker = self.docker().await?;
+#[async_trait]
+impl ContainerEngine for Docker {
+    async fn list_ours(&self, instance: &str) -> Result<Vec<Found>, ServiceError> {
+        let docker = self.client().await?;
         let filters = HashMap::from([(
             "label",
             vec![
@@ -136,9 +98,8 @@ impl Engine {
         Ok(found)
     }
 
-    /// The container with this id or name, if there is one.
-    pub async fn inspect(&self, name: &str) -> Result<Option<Found>, ServiceError> {
-        let docker = self.docker().await?;
+    async fn inspect(&self, name: &str) -> Result<Option<Found>, ServiceError> {
+        let docker = self.client().await?;
         match docker.inspect_container(name, None).await {
             Ok(c) => {
                 let state = c.state.unwrap_or_default();
@@ -166,13 +127,8 @@ impl Engine {
         }
     }
 
-    /// Creates the service's container; returns its id.
-    pub async fn create(
-        &self,
-        service: &ServiceConfig,
-        instance: &str,
-    ) -> Result<String, CreateError> {
-        let docker = self.docker().await.map_err(CreateError::Failed)?;
+    async fn create(&self, service: &ServiceConfig, instance: &str) -> Result<String, CreateError> {
+        let docker = self.client().await.map_err(CreateError::Failed)?;
         let options = CreateContainerOptionsBuilder::new()
             .name(&service.container_name())
             .build();
@@ -196,8 +152,8 @@ impl Engine {
         }
     }
 
-    pub async fn start(&self, id: &str) -> Result<(), ServiceError> {
-        let docker = self.docker().await?;
+    async fn start(&self, id: &str) -> Result<(), ServiceError> {
+        let docker = self.client().await?;
         match docker.start_container(id, None).await {
             Ok(()) => Ok(()),
             Err(DockerError::DockerResponseServerError { message, .. })
@@ -209,10 +165,8 @@ impl Engine {
         }
     }
 
-    /// Stops the container (SIGTERM, then SIGKILL after `grace`) and removes it. A container already
-    /// stopped or gone is fine.
-    pub async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), ServiceError> {
-        let docker = self.docker().await?;
+    async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), ServiceError> {
+        let docker = self.client().await?;
         let options = StopContainerOptionsBuilder::new()
             .t(grace.as_secs_f64().ceil() as i32)
             .build();
@@ -227,9 +181,8 @@ impl Engine {
         self.remove(id).await
     }
 
-    /// Removes the container, killing it if it runs.
-    pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
-        let docker = self.docker().await?;
+    async fn remove(&self, id: &str) -> Result<(), ServiceError> {
+        let docker = self.client().await?;
         let options = RemoveContainerOptionsBuilder::new().force(true).build();
         match docker.remove_container(id, Some(options)).await {
             Ok(())
@@ -254,9 +207,8 @@ impl Engine {
         }
     }
 
-    /// The last `lines` lines the container wrote (stdout and stderr), without terminal colours.
-    pub async fn log_tail(&self, id: &str, lines: usize) -> Vec<String> {
-        let Ok(docker) = self.docker().await else {
+    async fn log_tail(&self, id: &str, lines: usize) -> Vec<String> {
+        let Ok(docker) = self.client().await else {
             return Vec::new();
         };
         let options = LogsOptionsBuilder::new()
@@ -274,7 +226,7 @@ impl Engine {
 }
 
 /// The last `lines` non-empty lines of `text`, with ANSI escape sequences removed.
-pub fn tail(text: &str, lines: usize) -> Vec<String> {
+fn tail(text: &str, lines: usize) -> Vec<String> {
     let plain = strip_ansi(text);
     let all: Vec<&str> = plain
         .lines()
@@ -311,12 +263,7 @@ fn strip_ansi(text: &str) -> String {
 /// The container a service declaration becomes: labelled as ours, with its ports, GPUs and volumes.
 pub fn container_body(service: &ServiceConfig, instance: &str) -> ContainerCreateBody {
     let port = format!("{}/tcp", service.port);
-    let labels = HashMap::from([
-        (LABEL_MANAGED.to_string(), "true".to_string()),
-        (LABEL_SERVICE.to_string(), service.id.clone()),
-        (LABEL_INSTANCE.to_string(), instance.to_string()),
-        (LABEL_FINGERPRINT.to_string(), service.fingerprint()),
-    ]);
+    let labels = labels::labels(service, instance);
     let device_requests = match &service.gpus {
         Gpus::None => None,
         gpus => Some(vec![DeviceRequest {

@@ -1,59 +1,90 @@
-//! The lifecycle of one service as plain data and pure functions: the states, the events that move them,
-//! the transitions allowed, when idleness stops a service, and which services to stop to make room in the
-//! GPU memory budget. The service's actor (`mod.rs`) performs the I/O these decisions ask for.
+//! The lifecycle of one service as plain data and one pure function: the states, the events that move them,
+//! the transitions allowed, and the ordered effects each transition asks for, plus when idleness stops a
+//! service. [`step`] is the only place that decides; the service's actor (`actor.rs`) only carries out
+//! the effects, in order.
 
 use std::time::{Duration, Instant};
 
-pub use app::api::ServiceState as State;
+pub(crate) use app::api::ServiceState as State;
 
 /// Something that happened to a service.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Event {
+pub(super) enum Event {
     /// A session, a proxied request or `POST start` needs the service ready.
     Demand,
+    /// A healthy-looking container left by a previous run of this server was found.
+    Adopt,
     /// The container answered its health check.
     StartSucceeded,
     /// Creating, starting or waiting for health failed.
     StartFailed,
-    /// A stop was asked for (by hand, idle TTL, GPU eviction); `in_use` says whether anyone holds or awaits it.
-    StopAsked { in_use: bool },
-    /// The container is stopped and removed; `demand_waiting` if a demand arrived meanwhile.
+    /// A stop was asked for (by hand, idle TTL, GPU eviction, shutdown). `in_use`: someone holds or awaits
+    /// the service; `force`: stop it even so (the server is exiting).
+    StopAsked { in_use: bool, force: bool },
+    /// The container is stopped and removed; `demand_waiting` if a request still waits for the service.
     StopFinished { demand_waiting: bool },
-    /// The engine failed to stop or remove the container.
-    StopFailed,
+    /// The engine failed to stop or remove the container; `demand_waiting` as above.
+    StopFailed { demand_waiting: bool },
     /// The running container exited on its own.
     Exited,
 }
 
-/// What the actor must do after a transition.
+/// What the parked requesters are failed with.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Effect {
-    /// Nothing (a repeated stop, a late report).
-    Nothing,
-    /// Hand the requester a lease at once.
+pub(super) enum Failure {
+    /// The error the start ended with.
+    Start,
+    /// The start was abandoned by a stop.
+    Abandoned,
+    /// The server is exiting.
+    ShuttingDown,
+}
+
+/// One thing the actor must do after a transition. A transition asks for a list, done in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Effect {
+    /// Hand this requester a lease at once.
     Grant,
+    /// Park this requester until the service is ready.
+    Park,
     /// Create and start the container, then wait for health.
     BeginStart,
-    /// Park the requester until the start in progress ends.
-    Wait,
+    /// Take over the container found, then wait for health.
+    BeginAdopt,
+    /// Note the container as ready: its id, since when, its idle clock, the metrics.
+    RecordReady,
+    /// Note why the start failed.
+    RecordStartFailure,
     /// Give every parked requester a lease.
     GrantWaiting,
-    /// Fail every parked requester with the start's error.
-    FailWaiting,
+    /// Fail every parked requester.
+    FailWaiting(Failure),
+    /// Forget the parked requesters (they all gave up).
+    DropWaiting,
+    /// Drop the start in progress; the stop that follows removes whatever it created.
+    AbandonStart,
     /// Stop and remove the container.
     BeginStop,
-    /// Abandon the start in progress (nobody waits for it any more), then stop and remove.
-    AbandonStartAndStop,
-    /// Refuse the stop: the service is in use.
+    /// Refuse this stop: the service is in use.
     RefuseStop,
-    /// Park the stop request until the stop in progress ends.
-    WaitForStop,
-    /// Stop requests are answered now: the container is gone.
+    /// Park this stop request until the stop in progress ends.
+    ParkStop,
+    /// Answer this stop request now: there is no container.
     StopDone,
+    /// Forget the last error.
+    ClearError,
+    /// Note the container as gone.
+    RecordStopped,
+    /// Note why the stop failed.
+    RecordStopFailure,
+    /// Answer the parked stop requests with how the stop ended.
+    AnswerStops,
+    /// Note why the container died.
+    RecordExit,
 }
 
 /// Every transition the machine may make (besides staying put).
-pub const TRANSITIONS: [(State, State); 11] = [
+const TRANSITIONS: [(State, State); 11] = [
     (State::Stopped, State::Starting),
     (State::Failed, State::Starting),
     (State::Failed, State::Stopped),
@@ -68,7 +99,7 @@ pub const TRANSITIONS: [(State, State); 11] = [
 ];
 
 /// The state as the API spells it.
-pub fn word(state: State) -> &'static str {
+pub(crate) fn word(state: State) -> &'static str {
     match state {
         State::Stopped => "stopped",
         State::Starting => "starting",
@@ -78,42 +109,91 @@ pub fn word(state: State) -> &'static str {
     }
 }
 
-pub fn allowed(from: State, to: State) -> bool {
+fn allowed(from: State, to: State) -> bool {
     from == to || TRANSITIONS.contains(&(from, to))
 }
 
-/// The next state and what to do. Events that make no sense in a state leave it unchanged.
-pub fn step(state: State, event: Event) -> (State, Effect) {
+/// The next state and what to do, in order. Events that make no sense in a state (a late report, an adopt
+/// of a service already started) leave it unchanged and ask for nothing.
+pub(super) fn step(state: State, event: Event) -> (State, &'static [Effect]) {
     use Effect as E;
     use State as S;
-    let next = match (state, event) {
-        (S::Stopped | S::Failed, Event::Demand) => (S::Starting, E::BeginStart),
-        (S::Starting, Event::Demand) => (S::Starting, E::Wait),
-        (S::Ready, Event::Demand) => (S::Ready, E::Grant),
-        // A request that arrives while the service stops waits, and the service starts again.
-        (S::Stopping, Event::Demand) => (S::Stopping, E::Wait),
+    let next: (State, &'static [Effect]) = match (state, event) {
+        (S::Stopped | S::Failed, Event::Demand) => (S::Starting, &[E::Park, E::BeginStart]),
+        // A request that arrives while the service starts joins that start; while it stops, it waits, and
+        // the service starts again.
+        (S::Starting | S::Stopping, Event::Demand) => (state, &[E::Park]),
+        (S::Ready, Event::Demand) => (S::Ready, &[E::Grant]),
+        // Adopting is starting with a container that already runs; only a service not started yet adopts.
+        (S::Stopped, Event::Adopt) => (S::Starting, &[E::BeginAdopt]),
 
-        (S::Starting, Event::StartSucceeded) => (S::Ready, E::GrantWaiting),
-        (S::Starting, Event::StartFailed) => (S::Failed, E::FailWaiting),
+        (S::Starting, Event::StartSucceeded) => (S::Ready, &[E::RecordReady, E::GrantWaiting]),
+        (S::Starting, Event::StartFailed) => (
+            S::Failed,
+            &[E::RecordStartFailure, E::FailWaiting(Failure::Start)],
+        ),
 
-        (S::Ready | S::Starting, Event::StopAsked { in_use: true }) => (state, E::RefuseStop),
-        (S::Ready, Event::StopAsked { in_use: false }) => (S::Stopping, E::BeginStop),
-        (S::Starting, Event::StopAsked { in_use: false }) => (S::Stopping, E::AbandonStartAndStop),
-        (S::Stopping, Event::StopAsked { .. }) => (S::Stopping, E::WaitForStop),
-        (S::Stopped, Event::StopAsked { .. }) => (S::Stopped, E::StopDone),
+        (
+            S::Ready | S::Starting,
+            Event::StopAsked {
+                in_use: true,
+                force: false,
+            },
+        ) => (state, &[E::RefuseStop]),
+        (S::Ready, Event::StopAsked { .. }) => (S::Stopping, &[E::ParkStop, E::BeginStop]),
+        // Nobody waits for the start any more (or the server exits): its requesters are failed first.
+        (S::Starting, Event::StopAsked { force: false, .. }) => (
+            S::Stopping,
+            &[
+                E::AbandonStart,
+                E::FailWaiting(Failure::Abandoned),
+                E::ParkStop,
+                E::BeginStop,
+            ],
+        ),
+        (S::Starting, Event::StopAsked { force: true, .. }) => (
+            S::Stopping,
+            &[
+                E::AbandonStart,
+                E::FailWaiting(Failure::ShuttingDown),
+                E::ParkStop,
+                E::BeginStop,
+            ],
+        ),
+        (S::Stopping, Event::StopAsked { .. }) => (S::Stopping, &[E::ParkStop]),
+        (S::Stopped, Event::StopAsked { .. }) => (S::Stopped, &[E::ClearError, E::StopDone]),
         // Stopping a failed service clears its error; its container was removed when it failed.
-        (S::Failed, Event::StopAsked { .. }) => (S::Stopped, E::StopDone),
+        (S::Failed, Event::StopAsked { .. }) => (S::Stopped, &[E::ClearError, E::StopDone]),
 
         (S::Stopping, Event::StopFinished { demand_waiting }) => {
             if demand_waiting {
-                (S::Starting, E::BeginStart)
+                (
+                    S::Starting,
+                    &[E::RecordStopped, E::AnswerStops, E::BeginStart],
+                )
             } else {
-                (S::Stopped, E::StopDone)
+                (
+                    S::Stopped,
+                    &[E::RecordStopped, E::AnswerStops, E::DropWaiting],
+                )
             }
         }
-        (S::Stopping, Event::StopFailed) => (S::Failed, E::StopDone),
-        (S::Ready, Event::Exited) => (S::Failed, E::Nothing),
-        _ => (state, E::Nothing),
+        // The stop failed, but requests that arrived meanwhile still get a fresh start.
+        (S::Stopping, Event::StopFailed { demand_waiting }) => {
+            if demand_waiting {
+                (
+                    S::Starting,
+                    &[E::RecordStopFailure, E::AnswerStops, E::BeginStart],
+                )
+            } else {
+                (
+                    S::Failed,
+                    &[E::RecordStopFailure, E::AnswerStops, E::DropWaiting],
+                )
+            }
+        }
+        (S::Ready, Event::Exited) => (S::Failed, &[E::RecordExit]),
+        _ => (state, &[]),
     };
     debug_assert!(allowed(state, next.0), "{state:?} -> {:?}", next.0);
     next
@@ -121,8 +201,8 @@ pub fn step(state: State, event: Event) -> (State, Effect) {
 
 /// What idleness means for a service right now.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Idle {
-    /// No deadline: not ready, in use, or no TTL.
+pub(super) enum Idle {
+    /// No deadline: not ready, in use, or no TTL (or one too long to reach).
     Keep,
     /// The TTL has run out.
     StopNow,
@@ -131,7 +211,7 @@ pub enum Idle {
 }
 
 /// Only a ready service nobody holds is ever stopped for idleness, `ttl` after its last use.
-pub fn idle(
+pub(super) fn idle(
     state: State,
     in_use: bool,
     ttl: Option<Duration>,
@@ -139,103 +219,20 @@ pub fn idle(
     now: Instant,
 ) -> Idle {
     match ttl {
-        Some(ttl) if state == State::Ready && !in_use => {
-            // A TTL past the clock's range never runs out (adding it would panic).
-            let Some(deadline) = last_use.checked_add(ttl) else {
-                return Idle::Keep;
-            };
-            if now >= deadline {
-                Idle::StopNow
-            } else {
-                Idle::CheckAt(deadline)
-            }
-        }
+        Some(ttl) if state == State::Ready && !in_use => match last_use.checked_add(ttl) {
+            // A deadline beyond what `Instant` can hold is never reached.
+            None => Idle::Keep,
+            Some(deadline) if now >= deadline => Idle::StopNow,
+            Some(deadline) => Idle::CheckAt(deadline),
+        },
         _ => Idle::Keep,
     }
-}
-
-/// Another service as GPU admission sees it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Claim {
-    pub id: String,
-    pub state: State,
-    /// A starting service claims memory only once admitted.
-    pub admitted: bool,
-    pub gpu_memory_gb: f64,
-    pub in_use: bool,
-    pub last_use: Instant,
-}
-
-impl Claim {
-    fn claims(&self) -> bool {
-        self.gpu_memory_gb > 0.0
-            && match self.state {
-                State::Ready | State::Stopping => true,
-                State::Starting => self.admitted,
-                State::Stopped | State::Failed => false,
-            }
-    }
-}
-
-/// Why a service cannot be admitted, in words for the user.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NoRoom(pub String);
-
-/// The services to stop so that `need` GB fit in `budget` next to the others: those already stopping first,
-/// then idle ready ones, least recently used first. Busy services are never chosen; if stopping every idle
-/// one is not enough, nothing is stopped and the reason is returned.
-pub fn make_room(
-    id: &str,
-    need: f64,
-    budget: Option<f64>,
-    others: &[Claim],
-) -> Result<Vec<String>, NoRoom> {
-    let Some(budget) = budget.filter(|_| need > 0.0) else {
-        return Ok(Vec::new());
-    };
-    if need > budget {
-        return Err(NoRoom(format!(
-            "service {id:?} needs {need} GB of GPU memory, more than the whole budget of {budget} GB"
-        )));
-    }
-    let claimed: f64 = others
-        .iter()
-        .filter(|c| c.claims())
-        .map(|c| c.gpu_memory_gb)
-        .sum();
-    let mut free = budget - claimed;
-    let mut candidates: Vec<&Claim> = others
-        .iter()
-        .filter(|c| {
-            c.claims() && (c.state == State::Stopping || (c.state == State::Ready && !c.in_use))
-        })
-        .collect();
-    candidates.sort_by_key(|c| (c.state != State::Stopping, c.last_use));
-    let mut chosen = Vec::new();
-    for candidate in candidates {
-        if free >= need {
-            break;
-        }
-        free += candidate.gpu_memory_gb;
-        chosen.push(candidate.id.clone());
-    }
-    if free >= need {
-        return Ok(chosen);
-    }
-    let busy: Vec<String> = others
-        .iter()
-        .filter(|c| c.claims() && !chosen.contains(&c.id))
-        .map(|c| format!("{} ({} GB)", c.id, c.gpu_memory_gb))
-        .collect();
-    Err(NoRoom(format!(
-        "not enough GPU memory for service {id:?}: it needs {need} GB, the budget is {budget} GB and services in use hold {}",
-        busy.join(", ")
-    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Effect as E;
     use Event as Ev;
     use State as S;
 
@@ -244,18 +241,26 @@ mod tests {
     fn events() -> Vec<Event> {
         let mut all = vec![
             Ev::Demand,
+            Ev::Adopt,
             Ev::StartSucceeded,
             Ev::StartFailed,
-            Ev::StopFailed,
             Ev::Exited,
         ];
-        for flag in [false, true] {
-            all.push(Ev::StopAsked { in_use: flag });
-            all.push(Ev::StopFinished {
-                demand_waiting: flag,
-            });
+        for a in [false, true] {
+            all.push(Ev::StopFinished { demand_waiting: a });
+            all.push(Ev::StopFailed { demand_waiting: a });
+            for b in [false, true] {
+                all.push(Ev::StopAsked {
+                    in_use: a,
+                    force: b,
+                });
+            }
         }
         all
+    }
+
+    const fn stop(in_use: bool, force: bool) -> Event {
+        Ev::StopAsked { in_use, force }
     }
 
     #[test]
@@ -278,6 +283,31 @@ mod tests {
     }
 
     #[test]
+    fn a_start_begins_only_on_entering_starting_and_a_stop_only_on_entering_stopping() {
+        for state in ALL {
+            for event in events() {
+                let (next, effects) = step(state, event);
+                let starts = effects
+                    .iter()
+                    .filter(|e| matches!(e, E::BeginStart | E::BeginAdopt))
+                    .count();
+                let stops = effects.iter().filter(|e| **e == E::BeginStop).count();
+                let entering = |s: State| next == s && state != s;
+                assert_eq!(
+                    starts,
+                    usize::from(entering(S::Starting)),
+                    "{state:?} {event:?}"
+                );
+                assert_eq!(
+                    stops,
+                    usize::from(entering(S::Stopping)),
+                    "{state:?} {event:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn words_match_the_wire_format() {
         for state in ALL {
             assert_eq!(
@@ -289,47 +319,74 @@ mod tests {
 
     #[test]
     fn a_demand_starts_a_stopped_or_failed_service_and_joins_a_start_in_progress() {
-        assert_eq!(
-            step(S::Stopped, Ev::Demand),
-            (S::Starting, Effect::BeginStart)
-        );
-        assert_eq!(
-            step(S::Failed, Ev::Demand),
-            (S::Starting, Effect::BeginStart)
-        );
-        assert_eq!(step(S::Starting, Ev::Demand), (S::Starting, Effect::Wait));
-        assert_eq!(step(S::Ready, Ev::Demand), (S::Ready, Effect::Grant));
+        for state in [S::Stopped, S::Failed] {
+            assert_eq!(
+                step(state, Ev::Demand),
+                (S::Starting, &[E::Park, E::BeginStart][..])
+            );
+        }
+        assert_eq!(step(S::Starting, Ev::Demand), (S::Starting, &[E::Park][..]));
+        assert_eq!(step(S::Ready, Ev::Demand), (S::Ready, &[E::Grant][..]));
         assert_eq!(
             step(S::Starting, Ev::StartSucceeded),
-            (S::Ready, Effect::GrantWaiting)
+            (S::Ready, &[E::RecordReady, E::GrantWaiting][..])
         );
         assert_eq!(
             step(S::Starting, Ev::StartFailed),
-            (S::Failed, Effect::FailWaiting)
+            (
+                S::Failed,
+                &[E::RecordStartFailure, E::FailWaiting(Failure::Start)][..]
+            )
         );
     }
 
     #[test]
-    fn a_service_in_use_is_never_stopped() {
+    fn only_a_stopped_service_adopts_a_leftover() {
+        assert_eq!(
+            step(S::Stopped, Ev::Adopt),
+            (S::Starting, &[E::BeginAdopt][..])
+        );
+        for state in [S::Starting, S::Ready, S::Stopping, S::Failed] {
+            assert_eq!(step(state, Ev::Adopt), (state, &[][..]), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn a_service_in_use_is_never_stopped_unless_the_server_exits() {
         for state in [S::Ready, S::Starting] {
             assert_eq!(
-                step(state, Ev::StopAsked { in_use: true }),
-                (state, Effect::RefuseStop)
+                step(state, stop(true, false)),
+                (state, &[E::RefuseStop][..])
+            );
+        }
+        for (in_use, force) in [(false, false), (true, true)] {
+            assert_eq!(
+                step(S::Ready, stop(in_use, force)),
+                (S::Stopping, &[E::ParkStop, E::BeginStop][..])
             );
         }
         assert_eq!(
-            step(S::Ready, Ev::StopAsked { in_use: false }),
-            (S::Stopping, Effect::BeginStop)
+            step(S::Starting, stop(false, false)),
+            (
+                S::Stopping,
+                &[
+                    E::AbandonStart,
+                    E::FailWaiting(Failure::Abandoned),
+                    E::ParkStop,
+                    E::BeginStop
+                ][..]
+            )
         );
         assert_eq!(
-            step(S::Starting, Ev::StopAsked { in_use: false }),
-            (S::Stopping, Effect::AbandonStartAndStop)
+            step(S::Starting, stop(true, true)).1[1],
+            E::FailWaiting(Failure::ShuttingDown),
+            "a shutdown fails the waiting requests with its own reason"
         );
     }
 
     #[test]
     fn a_demand_during_a_stop_waits_and_restarts_the_service() {
-        assert_eq!(step(S::Stopping, Ev::Demand), (S::Stopping, Effect::Wait));
+        assert_eq!(step(S::Stopping, Ev::Demand), (S::Stopping, &[E::Park][..]));
         assert_eq!(
             step(
                 S::Stopping,
@@ -337,7 +394,10 @@ mod tests {
                     demand_waiting: true
                 }
             ),
-            (S::Starting, Effect::BeginStart)
+            (
+                S::Starting,
+                &[E::RecordStopped, E::AnswerStops, E::BeginStart][..]
+            )
         );
         assert_eq!(
             step(
@@ -346,30 +406,61 @@ mod tests {
                     demand_waiting: false
                 }
             ),
-            (S::Stopped, Effect::StopDone)
+            (
+                S::Stopped,
+                &[E::RecordStopped, E::AnswerStops, E::DropWaiting][..]
+            )
         );
         assert_eq!(
-            step(S::Stopping, Ev::StopAsked { in_use: false }),
-            (S::Stopping, Effect::WaitForStop)
+            step(S::Stopping, stop(false, false)),
+            (S::Stopping, &[E::ParkStop][..])
+        );
+    }
+
+    #[test]
+    fn a_failed_stop_still_starts_afresh_for_waiting_requests() {
+        assert_eq!(
+            step(
+                S::Stopping,
+                Ev::StopFailed {
+                    demand_waiting: true
+                }
+            ),
+            (
+                S::Starting,
+                &[E::RecordStopFailure, E::AnswerStops, E::BeginStart][..]
+            )
+        );
+        assert_eq!(
+            step(
+                S::Stopping,
+                Ev::StopFailed {
+                    demand_waiting: false
+                }
+            ),
+            (
+                S::Failed,
+                &[E::RecordStopFailure, E::AnswerStops, E::DropWaiting][..]
+            )
         );
     }
 
     #[test]
     fn a_crash_fails_a_ready_service_and_late_reports_change_nothing() {
-        assert_eq!(step(S::Ready, Ev::Exited), (S::Failed, Effect::Nothing));
-        assert_eq!(step(S::Stopped, Ev::Exited), (S::Stopped, Effect::Nothing));
         assert_eq!(
-            step(S::Stopped, Ev::StartSucceeded),
-            (S::Stopped, Effect::Nothing)
+            step(S::Ready, Ev::Exited),
+            (S::Failed, &[E::RecordExit][..])
         );
-        assert_eq!(
-            step(S::Failed, Ev::StopAsked { in_use: false }),
-            (S::Stopped, Effect::StopDone)
-        );
-        assert_eq!(
-            step(S::Stopping, Ev::StopFailed),
-            (S::Failed, Effect::StopDone)
-        );
+        for state in [S::Stopped, S::Starting, S::Stopping, S::Failed] {
+            assert_eq!(step(state, Ev::Exited), (state, &[][..]), "{state:?}");
+        }
+        assert_eq!(step(S::Stopped, Ev::StartSucceeded), (S::Stopped, &[][..]));
+        for state in [S::Stopped, S::Failed] {
+            assert_eq!(
+                step(state, stop(false, false)),
+                (S::Stopped, &[E::ClearError, E::StopDone][..])
+            );
+        }
     }
 
     #[test]
@@ -389,64 +480,12 @@ mod tests {
         }
     }
 
-    fn claim(id: &str, state: State, gb: f64, in_use: bool, age_s: u64, now: Instant) -> Claim {
-        Claim {
-            id: id.into(),
-            state,
-            admitted: true,
-            gpu_memory_gb: gb,
-            in_use,
-            last_use: now - Duration::from_secs(age_s),
-        }
-    }
-
     #[test]
-    fn a_ttl_beyond_the_clock_never_expires() {
-        let now = Instant::now();
-        let ttl = Some(Duration::from_secs(u64::MAX / 2));
-        assert_eq!(idle(S::Ready, false, ttl, now, now), Idle::Keep);
-    }
-
-    #[test]
-    fn room_is_made_from_stopping_then_the_least_recently_used_idle_services() {
-        let now = Instant::now() + Duration::from_secs(1000);
-        let others = [
-            claim("recent", S::Ready, 8.0, false, 10, now),
-            claim("old", S::Ready, 8.0, false, 500, now),
-            claim("busy", S::Ready, 8.0, true, 900, now),
-            claim("going", S::Stopping, 4.0, false, 1, now),
-            claim("off", S::Stopped, 20.0, false, 1, now),
-        ];
-        // 28 GB claimed of 32: 4 free.
-        assert_eq!(make_room("new", 4.0, Some(32.0), &others), Ok(vec![]));
+    fn a_ttl_too_long_for_the_clock_keeps_the_service_instead_of_panicking() {
+        let t0 = Instant::now();
         assert_eq!(
-            make_room("new", 8.0, Some(32.0), &others),
-            Ok(vec!["going".to_string()])
+            idle(S::Ready, false, Some(Duration::MAX), t0, t0),
+            Idle::Keep
         );
-        assert_eq!(
-            make_room("new", 16.0, Some(32.0), &others),
-            Ok(vec!["going".to_string(), "old".to_string()])
-        );
-        let refused = make_room("new", 30.0, Some(32.0), &others).unwrap_err();
-        assert!(refused.0.contains("busy (8 GB)"), "{}", refused.0);
-        assert!(make_room("new", 40.0, Some(32.0), &others)
-            .unwrap_err()
-            .0
-            .contains("more than the whole budget"));
-        assert_eq!(make_room("new", 99.0, None, &others), Ok(vec![]));
-        assert_eq!(make_room("cpu", 0.0, Some(1.0), &others), Ok(vec![]));
-    }
-
-    #[test]
-    fn a_starting_service_claims_memory_only_once_admitted() {
-        let now = Instant::now();
-        let mut other = claim("other", S::Starting, 16.0, true, 0, now);
-        other.admitted = false;
-        assert_eq!(
-            make_room("new", 16.0, Some(24.0), std::slice::from_ref(&other)),
-            Ok(vec![])
-        );
-        other.admitted = true;
-        assert!(make_room("new", 16.0, Some(24.0), &[other]).is_err());
     }
 }

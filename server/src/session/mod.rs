@@ -7,6 +7,7 @@ pub mod storage;
 mod tests;
 mod worker;
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -54,6 +55,9 @@ struct Live {
     id: String,
     core: Core,
     files: SessionFiles,
+    /// Segments no listener needs any more, deleted by the worker (off the async threads) before it writes
+    /// anything new, so the session never holds more than the playing segment, the next and a seed.
+    obsolete: Vec<PathBuf>,
     progress: watch::Receiver<f32>,
     /// Wakes the worker when a download may let it continue.
     wake: Arc<Notify>,
@@ -153,6 +157,7 @@ impl Sessions {
                 id: id.to_string(),
                 core: Core::new(prompt),
                 files,
+                obsolete: Vec::new(),
                 progress,
                 wake,
                 worker,
@@ -261,19 +266,16 @@ impl Sessions {
             serve_ms = elapsed.as_secs_f64() * 1000.0,
             "segment downloaded"
         );
-        let done: Vec<_> = live
-            .core
-            .downloaded(index)
-            .into_iter()
-            .map(|old| live.files.segment(old))
-            .collect();
-        let (files, wake) = (live.files.clone(), live.wake.clone());
-        // Deleted off the async threads and outside the lock (a slow disk must not stall other requests),
-        // and before the worker may write the next seed: the session never holds more than it needs.
-        tokio::task::spawn_blocking(move || {
-            done.iter().for_each(|path| files.delete(path));
-            wake.notify_one();
-        });
+        let gone = live.core.downloaded(index).into_iter();
+        let gone = gone.map(|old| live.files.segment(old));
+        if live.worker.is_finished() {
+            // No worker will come by (the session failed): delete them here, off the async threads.
+            let (files, gone): (_, Vec<_>) = (live.files.clone(), gone.collect());
+            tokio::task::spawn_blocking(move || gone.iter().for_each(|path| files.delete(path)));
+        } else {
+            live.obsolete.extend(gone);
+        }
+        live.wake.notify_one();
     }
 
     pub async fn health(&self) -> Health {

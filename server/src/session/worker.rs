@@ -45,13 +45,16 @@ pub(super) async fn run(
     let mut tail: Option<Audio> = None;
     loop {
         // Wait until the lookahead rule lets the next segment start.
-        let (plan, files) = loop {
+        let (plan, files, obsolete) = loop {
             let notified = wake.notified();
             let Some(shared) = shared.upgrade() else {
                 return;
             };
             match shared.with(&id, |live| {
-                live.core.begin().map(|plan| (plan, live.files.clone()))
+                live.core.begin().map(|plan| {
+                    let obsolete = std::mem::take(&mut live.obsolete);
+                    (plan, live.files.clone(), obsolete)
+                })
             }) {
                 None => return,
                 Some(Some(next)) => break next,
@@ -63,6 +66,13 @@ pub(super) async fn run(
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        let doomed = files.clone();
+        if let Err(Failure(message, retryable)) =
+            blocking(move || obsolete.iter().for_each(|path| doomed.delete(path))).await
+        {
+            shared.fail(&id, message, retryable);
+            return;
+        }
         match make(&shared, &id, seed, &plan, &files, &progress, tail.as_ref()).await {
             Ok(end) => tail = Some(end),
             Err(message) => {

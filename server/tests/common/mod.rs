@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
-pub mod engine;
+pub mod dockerd;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub async fn spawn(mut config: Config) -> Server {
     config.session.data_dir = data.path().to_path_buf();
     let backend = tsuzuki::backend_for(&config).unwrap();
     let metrics = Arc::new(Metrics::default());
-    let containers = Containers::from_config(&config, metrics.clone());
+    let containers = Containers::from_config(&config, metrics.clone()).unwrap();
     let sessions = Sessions::with_containers(
         config.clone(),
         backend,

@@ -19,7 +19,7 @@ use futures::StreamExt;
 /// The test image: the double at `/acestep-double`, its shared libraries, and `/tmp`.
 pub const IMAGE: &str = "tsuzuki-test/acestep-double:1";
 
-pub struct Engine {
+pub struct Dockerd {
     /// `unix://…/docker.sock`, for the code under test's config.
     pub host: String,
     /// Connected once dockerd answers.
@@ -29,9 +29,9 @@ pub struct Engine {
 }
 
 /// Starts a private engine with the test image loaded, or explains loudly why not.
-pub async fn start(test: &str) -> Option<Engine> {
+pub async fn start(test: &str) -> Option<Dockerd> {
     match try_start().await {
-        Ok(engine) => Some(engine),
+        Ok(dockerd) => Some(dockerd),
         Err(reason) if std::env::var("TSUZUKI_REQUIRE_DOCKER").as_deref() == Ok("1") => {
             panic!("{test}: no Docker engine, and TSUZUKI_REQUIRE_DOCKER=1: {reason}")
         }
@@ -47,7 +47,7 @@ pub async fn start(test: &str) -> Option<Engine> {
     }
 }
 
-async fn try_start() -> Result<Engine, String> {
+async fn try_start() -> Result<Dockerd, String> {
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -86,7 +86,7 @@ async fn try_start() -> Result<Engine, String> {
         .stderr(log)
         .spawn()
         .map_err(|e| format!("cannot run dockerd: {e}"))?;
-    let mut engine = Engine {
+    let mut engine = Dockerd {
         host: format!("unix://{socket}"),
         docker: None,
         dir: Some(dir),
@@ -122,7 +122,7 @@ async fn try_start() -> Result<Engine, String> {
     Ok(engine)
 }
 
-impl Engine {
+impl Dockerd {
     pub fn docker(&self) -> &Docker {
         self.docker.as_ref().expect("dockerd answers")
     }
@@ -167,9 +167,15 @@ impl Engine {
             Err(e) => panic!("inspect {name}: {e}"),
         }
     }
+
+    /// The value of the container's label `key`.
+    pub async fn label(&self, name: &str, key: &str) -> Option<String> {
+        let c = self.docker().inspect_container(name, None).await.ok()?;
+        c.config?.labels?.remove(key)
+    }
 }
 
-impl Drop for Engine {
+impl Drop for Dockerd {
     /// Removes every container, stops dockerd (SIGTERM, as its docs ask), unmounts what it left mounted and
     /// deletes its folders. Runs on a thread of its own: Drop may run inside the test's runtime.
     fn drop(&mut self) {

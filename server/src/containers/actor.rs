@@ -1,0 +1,452 @@
+//! The single task that owns one service's state: events come in (requests, finished work, timers, a
+//! liveness probe), [`lifecycle::step`] decides, and the actor carries out the effects it returns, in
+//! order. Start and stop run as futures beside the loop, so requests are answered while they run.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::engine::{short, ContainerEngine, Found};
+use super::error::ServiceError;
+use super::handle::Manager;
+use super::health;
+use super::lifecycle::{self, Effect, Event, Failure, Idle, State};
+use super::slot::{Lease, Slot};
+use super::start::Start;
+use crate::metrics::Metrics;
+
+/// How often a ready container is checked for having died on its own.
+const LIVENESS_INTERVAL: Duration = Duration::from_secs(2);
+
+type LeaseReply = oneshot::Sender<Result<Lease, ServiceError>>;
+type StopReply = oneshot::Sender<Result<(), ServiceError>>;
+
+pub(super) enum Command {
+    Ensure(LeaseReply),
+    /// `force` stops even a service in use (server shutdown).
+    Stop {
+        force: bool,
+        reply: StopReply,
+    },
+    /// Take over a healthy-looking container left by a previous run of this server.
+    Adopt(Found),
+}
+
+/// A start that ended well.
+struct Started {
+    container_id: String,
+    /// Made by this start, rather than adopted running.
+    created: bool,
+    took: Duration,
+}
+
+/// What a start or a stop in progress ended with.
+enum Done {
+    Started(Result<Started, ServiceError>),
+    Stopped(Result<(), ServiceError>),
+}
+
+/// What came with an event, for the effects that need it; each effect takes what it uses.
+#[derive(Default)]
+struct Input {
+    reply: Option<LeaseReply>,
+    stop_reply: Option<StopReply>,
+    found: Option<Found>,
+    started: Option<Started>,
+    /// Why the start failed.
+    error: Option<ServiceError>,
+    /// How the stop ended.
+    stopped: Option<Result<(), ServiceError>>,
+    /// Why the container died.
+    died: Option<String>,
+}
+
+/// Why the actor woke up.
+enum Wake {
+    Command(Option<Command>),
+    Done(Done),
+    Probe(Option<String>),
+    Idle,
+    Tick,
+    Released,
+}
+
+pub(super) struct Actor {
+    slot: Arc<Slot>,
+    manager: Weak<Manager>,
+    engine: Arc<dyn ContainerEngine>,
+    instance: String,
+    http: reqwest::Client,
+    metrics: Arc<Metrics>,
+    state: State,
+    /// Requests parked until the service is ready.
+    waiters: Vec<LeaseReply>,
+    /// Stop requests parked until the container is gone.
+    stop_waiters: Vec<StopReply>,
+    /// The start or stop in progress.
+    work: Option<BoxFuture<'static, Done>>,
+    /// A liveness check of the ready container: `Some(reason)` if it died.
+    probe: Option<BoxFuture<'static, Option<String>>>,
+    liveness: tokio::time::Interval,
+}
+
+async fn poll_some<T>(future: &mut Option<BoxFuture<'static, T>>) -> T {
+    match future {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Actor {
+    pub fn new(slot: Arc<Slot>, manager: &Arc<Manager>) -> Actor {
+        let mut liveness = tokio::time::interval(LIVENESS_INTERVAL);
+        liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Actor {
+            slot,
+            manager: Arc::downgrade(manager),
+            engine: manager.engine.clone(),
+            instance: manager.instance.clone(),
+            http: manager.http.clone(),
+            metrics: manager.metrics.clone(),
+            state: State::Stopped,
+            waiters: Vec::new(),
+            stop_waiters: Vec::new(),
+            work: None,
+            probe: None,
+            liveness,
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.slot.config.id
+    }
+
+    /// Requesters still waiting (one who gave up does not count).
+    fn open_waiters(&self) -> u32 {
+        self.waiters.iter().filter(|w| !w.is_closed()).count() as u32
+    }
+
+    /// Someone holds a lease or waits for one.
+    fn in_use(&self) -> bool {
+        self.slot.leases() > 0 || self.open_waiters() > 0
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            let wake = self.next_wake(&mut commands).await;
+            let (event, input) = match wake {
+                // Every handle is gone: leave the container as it is (a restarted server adopts it).
+                Wake::Command(None) => return,
+                Wake::Command(Some(command)) => self.command(command),
+                Wake::Done(done) => {
+                    self.work = None;
+                    self.done(done)
+                }
+                Wake::Probe(died) => {
+                    self.probe = None;
+                    let Some(reason) = died else { continue };
+                    let input = Input {
+                        died: Some(reason),
+                        ..Input::default()
+                    };
+                    (Event::Exited, input)
+                }
+                Wake::Idle => {
+                    tracing::info!(
+                        service = self.id(),
+                        "idle for {:?}: stopping",
+                        self.slot.config.idle_ttl().unwrap_or_default()
+                    );
+                    let event = Event::StopAsked {
+                        in_use: self.in_use(),
+                        force: false,
+                    };
+                    (event, Input::default())
+                }
+                Wake::Tick => {
+                    self.probe = Some(self.liveness());
+                    continue;
+                }
+                Wake::Released => continue,
+            };
+            self.handle(event, input);
+        }
+    }
+
+    async fn next_wake(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Wake {
+        let idle = lifecycle::idle(
+            self.state,
+            self.in_use(),
+            self.slot.config.idle_ttl(),
+            self.slot.usage().last_use,
+            Instant::now(),
+        );
+        let idle_timer = async {
+            match idle {
+                Idle::Keep => std::future::pending().await,
+                Idle::StopNow => {}
+                Idle::CheckAt(at) => tokio::time::sleep_until(at.into()).await,
+            }
+        };
+        let watching = self.state == State::Ready && self.probe.is_none();
+        tokio::select! {
+            command = commands.recv() => Wake::Command(command),
+            done = poll_some(&mut self.work) => Wake::Done(done),
+            died = poll_some(&mut self.probe) => Wake::Probe(died),
+            () = idle_timer => Wake::Idle,
+            _ = self.liveness.tick(), if watching => Wake::Tick,
+            () = self.slot.released.notified() => Wake::Released,
+        }
+    }
+
+    fn command(&self, command: Command) -> (Event, Input) {
+        match command {
+            Command::Ensure(reply) => (
+                Event::Demand,
+                Input {
+                    reply: Some(reply),
+                    ..Input::default()
+                },
+            ),
+            Command::Stop { force, reply } => (
+                Event::StopAsked {
+                    in_use: self.in_use(),
+                    force,
+                },
+                Input {
+                    stop_reply: Some(reply),
+                    ..Input::default()
+                },
+            ),
+            Command::Adopt(found) => (
+                Event::Adopt,
+                Input {
+                    found: Some(found),
+                    ..Input::default()
+                },
+            ),
+        }
+    }
+
+    fn done(&self, done: Done) -> (Event, Input) {
+        match done {
+            Done::Started(Ok(started)) => (
+                Event::StartSucceeded,
+                Input {
+                    started: Some(started),
+                    ..Input::default()
+                },
+            ),
+            Done::Started(Err(error)) => (
+                Event::StartFailed,
+                Input {
+                    error: Some(error),
+                    ..Input::default()
+                },
+            ),
+            Done::Stopped(result) => {
+                let demand_waiting = self.open_waiters() > 0;
+                let event = match result {
+                    Ok(()) => Event::StopFinished { demand_waiting },
+                    Err(_) => Event::StopFailed { demand_waiting },
+                };
+                let input = Input {
+                    stopped: Some(result),
+                    ..Input::default()
+                };
+                (event, input)
+            }
+        }
+    }
+
+    /// The one place the state changes: `step` decides, the effects are carried out in its order.
+    fn handle(&mut self, event: Event, mut input: Input) {
+        let (next, effects) = lifecycle::step(self.state, event);
+        self.set_state(next);
+        for &effect in effects {
+            self.apply(effect, &mut input);
+        }
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.state = state;
+        let mut view = self.slot.view();
+        view.state = state;
+        if !matches!(state, State::Starting | State::Ready | State::Stopping) {
+            view.admitted = false;
+        }
+    }
+
+    fn apply(&mut self, effect: Effect, input: &mut Input) {
+        match effect {
+            Effect::Grant => {
+                if let Some(reply) = input.reply.take() {
+                    let _ = reply.send(Ok(self.slot.lease()));
+                }
+            }
+            Effect::Park => self.waiters.extend(input.reply.take()),
+            Effect::BeginStart => self.begin_start(None),
+            Effect::BeginAdopt => self.begin_start(input.found.take()),
+            Effect::RecordReady => {
+                if let Some(started) = input.started.take() {
+                    self.record_ready(started);
+                }
+            }
+            Effect::RecordStartFailure => self.record_start_failure(input.error.as_ref()),
+            Effect::GrantWaiting => {
+                for waiter in self.waiters.drain(..) {
+                    let _ = waiter.send(Ok(self.slot.lease()));
+                }
+            }
+            Effect::FailWaiting(why) => {
+                let error = match why {
+                    // A failed start always comes with its error.
+                    Failure::Start => input.error.clone().unwrap_or(ServiceError::ShuttingDown),
+                    Failure::Abandoned => ServiceError::Abandoned(self.id().to_string()),
+                    Failure::ShuttingDown => ServiceError::ShuttingDown,
+                };
+                for waiter in self.waiters.drain(..) {
+                    let _ = waiter.send(Err(error.clone()));
+                }
+            }
+            Effect::DropWaiting => self.waiters.clear(),
+            // Dropping the start future abandons it.
+            Effect::AbandonStart => self.work = None,
+            Effect::BeginStop => self.begin_stop(),
+            Effect::RefuseStop => {
+                let error = ServiceError::InUse {
+                    service: self.id().to_string(),
+                    holders: self.slot.leases() + self.open_waiters(),
+                };
+                if let Some(reply) = input.stop_reply.take() {
+                    let _ = reply.send(Err(error));
+                }
+            }
+            Effect::ParkStop => self.stop_waiters.extend(input.stop_reply.take()),
+            Effect::StopDone => {
+                if let Some(reply) = input.stop_reply.take() {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Effect::ClearError => self.slot.view().error = None,
+            Effect::RecordStopped => self.record_stopped(),
+            Effect::RecordStopFailure => self.record_stop_failure(input.stopped.as_ref()),
+            Effect::AnswerStops => {
+                let result = input.stopped.clone().unwrap_or(Ok(()));
+                for waiter in self.stop_waiters.drain(..) {
+                    let _ = waiter.send(result.clone());
+                }
+            }
+            Effect::RecordExit => self.record_exit(input.died.take().unwrap_or_default()),
+        }
+    }
+
+    fn record_ready(&mut self, started: Started) {
+        tracing::info!(
+            service = self.id(),
+            container = short(&started.container_id),
+            seconds = started.took.as_secs_f64(),
+            "service ready"
+        );
+        if started.created {
+            self.metrics.container_started(self.id(), started.took);
+        }
+        {
+            let mut view = self.slot.view();
+            view.container_id = Some(started.container_id);
+            view.ready_since = Some(Instant::now());
+            view.error = None;
+        }
+        self.slot.usage().last_use = Instant::now();
+    }
+
+    fn record_start_failure(&self, error: Option<&ServiceError>) {
+        let message = error.map(ToString::to_string).unwrap_or_default();
+        tracing::error!(service = self.id(), "start failed: {message}");
+        self.metrics.container_start_failed(self.id());
+        let mut view = self.slot.view();
+        view.container_id = None;
+        view.error = Some(message);
+    }
+
+    fn record_stopped(&self) {
+        tracing::info!(service = self.id(), "container stopped and removed");
+        self.metrics.container_stopped(self.id());
+        self.slot.view().container_id = None;
+    }
+
+    fn record_stop_failure(&self, stopped: Option<&Result<(), ServiceError>>) {
+        if let Some(Err(e)) = stopped {
+            tracing::error!(service = self.id(), "stop failed: {e}");
+            self.slot.view().error = Some(format!("could not stop: {e}"));
+        }
+    }
+
+    /// The ready container died on its own: remember why; the next demand starts a new one.
+    fn record_exit(&self, reason: String) {
+        tracing::error!(service = self.id(), "{reason}");
+        let mut view = self.slot.view();
+        view.error = Some(reason);
+        view.container_id = None;
+    }
+
+    fn begin_start(&mut self, adopt: Option<Found>) {
+        {
+            let mut view = self.slot.view();
+            view.starting_since = Some(Instant::now());
+            view.log_tail.clear();
+            view.error = None;
+            view.admitted = false;
+        }
+        let start = Start {
+            slot: self.slot.clone(),
+            manager: self.manager.clone(),
+            engine: self.engine.clone(),
+            instance: self.instance.clone(),
+            http: self.http.clone(),
+        };
+        self.work = Some(
+            async move {
+                let began = Instant::now();
+                let result = start.run(adopt).await;
+                Done::Started(result.map(|(container_id, created)| Started {
+                    container_id,
+                    created,
+                    took: began.elapsed(),
+                }))
+            }
+            .boxed(),
+        );
+    }
+
+    fn begin_stop(&mut self) {
+        let engine = self.engine.clone();
+        let instance = self.instance.clone();
+        let name = self.slot.config.container_name();
+        let grace = self.slot.config.stop_timeout();
+        self.work = Some(
+            async move {
+                // By name: the container may be one an abandoned start created without telling us its id.
+                let result = match engine.inspect(&name).await {
+                    Ok(Some(found)) if found.is_ours(&instance) => {
+                        engine.stop_and_remove(&found.id, grace).await
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e),
+                };
+                Done::Stopped(result)
+            }
+            .boxed(),
+        );
+    }
+
+    fn liveness(&self) -> BoxFuture<'static, Option<String>> {
+        let engine = self.engine.clone();
+        let id = self.slot.view().container_id.clone().unwrap_or_default();
+        let service = self.id().to_string();
+        async move { health::died(engine.as_ref(), &id, &service).await }.boxed()
+    }
+}
