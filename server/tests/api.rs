@@ -123,13 +123,21 @@ async fn twenty_segments_keep_only_the_playing_the_next_and_the_seed_and_join_se
         }
         // The worker may already be making the next one: the playing segment, the seed and the next one
         // (perhaps half written) are all the session may hold, and nothing older.
-        let files = server.files();
         let allowed = [
             format!("segment-{n:06}.wav"),
             format!("seed-{:06}.wav", n + 1),
             format!("segment-{:06}.wav", n + 1),
             format!("segment-{:06}.wav.partial", n + 1),
         ];
+        // Older files go at once, off the request's thread: give the deletion a moment.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let files = loop {
+            let files = server.files();
+            if files.iter().all(|f| allowed.contains(f)) || tokio::time::Instant::now() > deadline {
+                break files;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         assert!(
             files.len() <= 3 && files.iter().all(|f| allowed.contains(f)),
             "after downloading segment {n}: {files:?}"

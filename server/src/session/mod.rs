@@ -266,15 +266,17 @@ impl Sessions {
             serve_ms = elapsed.as_secs_f64() * 1000.0,
             "segment downloaded"
         );
-        let gone = live.core.downloaded(index).into_iter();
-        let gone = gone.map(|old| live.files.segment(old));
-        if live.worker.is_finished() {
-            // No worker will come by (the session failed): delete them here, off the async threads.
-            let (files, gone): (_, Vec<_>) = (live.files.clone(), gone.collect());
-            tokio::task::spawn_blocking(move || gone.iter().for_each(|path| files.delete(path)));
-        } else {
-            live.obsolete.extend(gone);
-        }
+        let gone: Vec<_> = live
+            .core
+            .downloaded(index)
+            .into_iter()
+            .map(|old| live.files.segment(old))
+            .collect();
+        // Deleted at once off the async threads; the worker deletes them too before it writes anything
+        // new, so they never share the disk with the next seed whichever comes first.
+        live.obsolete.extend(gone.iter().cloned());
+        let files = live.files.clone();
+        tokio::task::spawn_blocking(move || gone.iter().for_each(|path| files.delete(path)));
         live.wake.notify_one();
     }
 
