@@ -50,6 +50,18 @@ pub struct SessionConfig {
     pub job_timeout: Duration,
 }
 
+impl SessionConfig {
+    /// A segment's length in frames at the output rate.
+    pub(crate) fn segment_frames(&self) -> usize {
+        tsuzuki_audio::frames_in(self.segment_seconds, SAMPLE_RATE)
+    }
+
+    /// The overlap's length in frames: what a repaint keeps of its seed.
+    pub(crate) fn overlap_frames(&self) -> usize {
+        tsuzuki_audio::frames_in(self.overlap_seconds, SAMPLE_RATE)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum BackendKind {
     Synth,

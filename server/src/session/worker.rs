@@ -9,7 +9,7 @@ use tokio::sync::{watch, Notify};
 use super::{state::Plan, Shared};
 use crate::backend::{Job, Task};
 use crate::config::{CHANNELS, SAMPLE_RATE};
-use tsuzuki_audio::{convert, frames_in, seed, wav, Audio};
+use tsuzuki_audio::{convert, seed, wav, Audio};
 
 /// Below this level a generated segment counts as silent.
 const SILENCE_DBFS: f64 = -60.0;
@@ -66,13 +66,7 @@ pub(super) async fn run(
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let doomed = files.clone();
-        if let Err(Failure(message, retryable)) =
-            blocking(move || obsolete.iter().for_each(|path| doomed.delete(path))).await
-        {
-            shared.fail(&id, message, retryable);
-            return;
-        }
+        discard(&files, obsolete).await;
         match make(&shared, &id, seed, &plan, &files, &progress, tail.as_ref()).await {
             Ok(end) => tail = Some(end),
             Err(message) => {
@@ -98,7 +92,7 @@ async fn make(
 ) -> Result<Audio, Failure> {
     let config = &shared.config.session;
     let index = plan.index;
-    let overlap_frames = frames_in(config.overlap_seconds, SAMPLE_RATE);
+    let overlap_frames = config.overlap_frames();
     let task = task_for(config, index, files, previous).await?;
     let job = Job {
         index,
@@ -126,8 +120,7 @@ async fn make(
     };
     // Made or not, the seed has served its purpose: nothing the session no longer needs stays on disk.
     if let Task::Repaint { source, .. } = &job.task {
-        let (files, source) = (files.clone(), source.clone());
-        let _ = tokio::task::spawn_blocking(move || files.delete(&source)).await;
+        discard(files, vec![source.clone()]).await;
     }
     let (audio, bytes, attempts) = made?;
     shared.with(id, |live| live.core.finished(index));
@@ -162,9 +155,7 @@ async fn task_for(
             true,
         )
     })?;
-    let segment_frames = frames_in(config.segment_seconds, SAMPLE_RATE);
-    let overlap_frames = frames_in(config.overlap_seconds, SAMPLE_RATE);
-    let seed = seed::build(previous, overlap_frames, segment_frames);
+    let seed = seed::build(previous, config.overlap_frames(), config.segment_frames());
     let source = files.seed(index);
     let path = source.clone();
     blocking(move || wav::write(&path, &seed))
@@ -191,10 +182,10 @@ async fn generate(
 ) -> Result<(Audio, u32), Failure> {
     let config = &shared.config.session;
     let index = job.index;
-    let segment_frames = frames_in(config.segment_seconds, SAMPLE_RATE);
+    let segment_frames = config.segment_frames();
     let keep = match job.task {
         Task::Text2Music => 0,
-        Task::Repaint { .. } => frames_in(config.overlap_seconds, SAMPLE_RATE),
+        Task::Repaint { .. } => config.overlap_frames(),
     };
     let mut attempt = 1;
     loop {
@@ -265,6 +256,13 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Failure(format!("Internal error: {e}."), true))
+}
+
+/// Deletes files the session no longer needs, on the blocking pool (each deletion logs its own outcome).
+async fn discard(files: &super::SessionFiles, paths: Vec<std::path::PathBuf>) {
+    let files = files.clone();
+    let _ =
+        tokio::task::spawn_blocking(move || paths.iter().for_each(|path| files.delete(path))).await;
 }
 
 /// Brings a backend's audio to the session's layout and refuses silence after the kept overlap.
