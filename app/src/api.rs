@@ -59,6 +59,43 @@ pub struct BackendInfo {
     pub model: Option<String>,
     /// The language model in use, where there is one.
     pub lm_model: Option<String>,
+    /// Why the language model is not the first choice (the server does not offer it, or it ran out of
+    /// GPU memory), in the model server's own words where it gave any.
+    #[serde(default)]
+    pub lm_fallback_reason: Option<String>,
+    /// Which generator makes the segments now: `acestep`, or `synth` while the embedded synthesizer
+    /// bridges a wait for the model.
+    #[serde(default)]
+    pub active: String,
+    /// Why the synthesizer plays instead of the model; `None` while the model plays.
+    #[serde(default)]
+    pub bridge_reason: Option<BridgeReason>,
+}
+
+/// Why the embedded synthesizer stands in for the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BridgeReason {
+    /// The model's container is starting, its weights are loading, or its first segment is being made.
+    ModelLoading,
+    /// The model server does not answer.
+    Unreachable,
+    /// The model server answers but its jobs fail (or come too late to play).
+    Failing,
+}
+
+/// How a segment joins the one before it: the gain that matched its overlap to what was heard, and how
+/// much the model changed the overlap beyond that gain.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Join {
+    pub segment: u64,
+    pub gain_db: f64,
+    /// Energy of what is left after the gain, relative to the heard overlap (dB; very low when the overlap
+    /// came back as the same music).
+    pub residual_db: f64,
+    /// The overlap is the same music as what was heard, so the player crossfades with gains summing to
+    /// one; otherwise with equal power.
+    pub correlated: bool,
 }
 
 /// Why the session stopped generating.
@@ -95,11 +132,27 @@ pub struct Status {
     /// While the session waits for its model container to load.
     #[serde(default)]
     pub starting: Option<StartingInfo>,
+    /// How the latest segment joins its predecessor.
+    #[serde(default)]
+    pub last_join: Option<Join>,
+}
+
+/// What a starting backend is waiting for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartingPhase {
+    /// The model's container is starting and its server not yet answering.
+    #[default]
+    StartingContainer,
+    /// The model server answers and is loading its weights.
+    LoadingModel,
 }
 
 /// A model container that is loading: which service, for how long so far, and what it last logged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StartingInfo {
+    #[serde(default)]
+    pub phase: StartingPhase,
     pub service: String,
     pub elapsed_seconds: f64,
     pub log_tail: Vec<String>,
@@ -193,6 +246,10 @@ pub struct ContainerInfo {
 /// The header that names the segment a WAV response carries.
 pub const SEGMENT_INDEX_HEADER: &str = "x-segment-index";
 
+/// The header that says (`true`/`false`) whether a segment's overlap is the same music as its
+/// predecessor's tail, which decides the player's crossfade curve.
+pub const JOIN_CORRELATED_HEADER: &str = "x-join-correlated";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,14 +296,20 @@ mod tests {
                 kind: "synth".into(),
                 model: None,
                 lm_model: None,
+                lm_fallback_reason: None,
+                active: "synth".into(),
+                bridge_reason: None,
             },
             error: None,
             starting: None,
+            last_join: None,
         })
         .unwrap();
-        status.as_object_mut().unwrap().remove("starting");
+        let object = status.as_object_mut().unwrap();
+        object.remove("starting");
+        object.remove("last_join");
         let parsed: Status = serde_json::from_value(status).unwrap();
-        assert_eq!(parsed.starting, None);
+        assert_eq!((parsed.starting, parsed.last_join), (None, None));
     }
 
     #[test]

@@ -129,6 +129,7 @@ impl Slot {
 
     pub fn starting(&self, view: &View) -> Option<StartingInfo> {
         (view.state == State::Starting).then(|| StartingInfo {
+            phase: app::api::StartingPhase::StartingContainer,
             service: self.config.id.clone(),
             elapsed_seconds: view
                 .starting_since

@@ -223,6 +223,7 @@ impl Sessions {
                 (Some(_), Some((containers, service))) => containers.starting(service),
                 _ => None,
             },
+            last_join: None,
         }
     }
 

@@ -22,6 +22,9 @@ impl Backend for Down {
             kind: "down".into(),
             model: None,
             lm_model: None,
+            lm_fallback_reason: None,
+            active: "down".into(),
+            bridge_reason: None,
         }
     }
 

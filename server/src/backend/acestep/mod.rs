@@ -306,6 +306,9 @@ impl Backend for AceStep {
             kind: "acestep".into(),
             model: Some(self.settings.model.clone()),
             lm_model: Some(self.lm_model().into()),
+            lm_fallback_reason: None,
+            active: "acestep".into(),
+            bridge_reason: None,
         }
     }
 

@@ -75,6 +75,9 @@ impl Backend for Synth {
             kind: "synth".into(),
             model: Some("tsuzuki-ambient".into()),
             lm_model: None,
+            lm_fallback_reason: None,
+            active: "synth".into(),
+            bridge_reason: None,
         }
     }
 
