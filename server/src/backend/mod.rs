@@ -84,6 +84,11 @@ pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;
     /// Whether the backend answers at all.
     async fn check(&self) -> Result<(), BackendError>;
+    /// Makes the backend ready, so the first job does not pay for loading a model; returns when it is.
+    /// This may take minutes: the caller bounds the wait.
+    async fn warm(&self) -> Result<(), BackendError> {
+        self.check().await
+    }
     /// Makes the job's audio, reporting progress (0..1) as it goes.
     async fn generate(
         &self,

@@ -29,6 +29,9 @@ pub struct RawSettings {
     /// ACE-Step DiT model: acestep-v15-sft or acestep-v15-turbo [default: acestep-v15-sft]
     #[arg(long, env = "TSUZUKI_ACESTEP_MODEL")]
     pub(super) acestep_model: Option<String>,
+    /// How ACE-Step joins a repaint to the overlap it keeps: conservative or balanced [default: conservative]
+    #[arg(long, env = "TSUZUKI_ACESTEP_REPAINT_MODE")]
+    pub(super) acestep_repaint_mode: Option<String>,
     /// Bearer key for an ACE-Step server started with ACESTEP_API_KEY
     #[arg(long, env = "ACESTEP_API_KEY", hide_env_values = true)]
     pub(super) acestep_api_key: Option<String>,
@@ -92,6 +95,7 @@ impl RawSettings {
             backend: self.backend.or(lower.backend),
             acestep_url: self.acestep_url.or(lower.acestep_url),
             acestep_model: self.acestep_model.or(lower.acestep_model),
+            acestep_repaint_mode: self.acestep_repaint_mode.or(lower.acestep_repaint_mode),
             acestep_api_key: self.acestep_api_key.or(lower.acestep_api_key),
             data_dir: self.data_dir.or(lower.data_dir),
             segment_seconds: self.segment_seconds.or(lower.segment_seconds),

@@ -65,6 +65,78 @@ fn flags_beat_the_file_and_the_file_beats_defaults() {
     };
     assert_eq!(settings.model, "acestep-v15-sft");
     assert_eq!(settings.url, "http://127.0.0.1:8001");
+    assert_eq!(
+        settings.repaint_mode,
+        crate::backend::acestep::RepaintMode::Conservative,
+        "the mode that keeps the whole overlap"
+    );
+}
+
+fn repaint_mode(config: Config) -> crate::backend::acestep::RepaintMode {
+    match config.backend {
+        BackendKind::AceStep(settings, _) => settings.repaint_mode,
+        other => panic!("not ACE-Step: {other:?}"),
+    }
+}
+
+#[test]
+fn the_repaint_mode_comes_from_a_flag_the_environment_or_the_file() {
+    use crate::backend::acestep::RepaintMode;
+    let flag = Config::load(
+        cli(&["--backend", "acestep", "--acestep-repaint-mode", "balanced"]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(repaint_mode(flag), RepaintMode::Balanced);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tsuzuki.toml");
+    std::fs::write(
+        &path,
+        "backend = \"acestep\"\nacestep_repaint_mode = \"balanced\"\n",
+    )
+    .unwrap();
+    let file = Config::load(cli(&["--config", path.to_str().unwrap()]), None).unwrap();
+    assert_eq!(repaint_mode(file), RepaintMode::Balanced);
+
+    let parsed = {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        std::env::set_var("TSUZUKI_ACESTEP_REPAINT_MODE", "balanced");
+        let parsed = RawSettings::try_parse_from(["tsuzuki", "--backend", "acestep"]);
+        std::env::remove_var("TSUZUKI_ACESTEP_REPAINT_MODE");
+        parsed
+    };
+    let env = Config::load(parsed.unwrap(), None).unwrap();
+    assert_eq!(repaint_mode(env), RepaintMode::Balanced);
+}
+
+#[test]
+fn the_aggressive_repaint_mode_is_refused_with_the_reason() {
+    let error = Config::load(
+        cli(&[
+            "--backend",
+            "acestep",
+            "--acestep-repaint-mode",
+            "aggressive",
+        ]),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("\"aggressive\" is refused")
+            && error.contains("would no longer continue what was heard"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "{error}");
+    let error = Config::load(
+        cli(&["--backend", "acestep", "--acestep-repaint-mode", "gentle"]),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("unknown ACE-Step repaint mode \"gentle\" (use conservative or balanced)"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -115,10 +115,22 @@ fn backend(raw: &RawSettings, services: &[ServiceConfig]) -> Result<BackendKind,
                 api_key: raw.acestep_api_key.clone().filter(|k| !k.is_empty()),
                 model,
                 poll_interval: Duration::from_millis(raw.poll_interval_ms.unwrap_or(1000).max(1)),
+                repaint_mode: repaint_mode(raw.acestep_repaint_mode.as_deref())?,
             };
             Ok(BackendKind::AceStep(settings, service))
         }
         other => Err(format!("unknown backend {other:?} (use synth or acestep)")),
+    }
+}
+
+fn repaint_mode(given: Option<&str>) -> Result<acestep::RepaintMode, String> {
+    match given.unwrap_or("conservative") {
+        "conservative" => Ok(acestep::RepaintMode::Conservative),
+        "balanced" => Ok(acestep::RepaintMode::Balanced),
+        "aggressive" => Err("ACE-Step repaint mode \"aggressive\" is refused: it regenerates the overlap, so the stream would no longer continue what was heard (use conservative or balanced)".into()),
+        other => Err(format!(
+            "unknown ACE-Step repaint mode {other:?} (use conservative or balanced)"
+        )),
     }
 }
 

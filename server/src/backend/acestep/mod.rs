@@ -1,27 +1,43 @@
 //! The ACE-Step 1.5 backend: a client for its asynchronous HTTP API (`/release_task`, `/query_result`,
 //! `/v1/audio`), written against the server as it actually behaves (see shared/reference/acestep-api.md):
 //! replies wrapped in `{"data", "code", ...}`, errors as FastAPI `{"detail"}`, `result` as a JSON string
-//! inside the JSON, unknown task ids reported as "still running" with `result == "[]"`, failures without
-//! error text, and silence reported as success with an empty file name.
+//! inside the JSON, unknown task ids reported as "still running" with `result == "[]"`, and silence
+//! reported as success with an empty file name. It speaks to the February 2026 snapshot and to today's
+//! upstream alike, telling them apart by their `/health` (`server`): the current one loads its models
+//! lazily, so `warm` loads them through `/v1/init` with the LM it lists (`lm`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod decode;
+mod lm;
+mod reply;
+mod request;
+mod server;
+
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use app::api::BackendInfo;
 use async_trait::async_trait;
-use reqwest::{multipart, RequestBuilder, StatusCode};
+use reqwest::{multipart, RequestBuilder};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::{Backend, BackendError, Job, Task};
-use tsuzuki_audio::{wav, Audio};
-
-/// The language models to use, best first: the 4B needs a large GPU, so failures fall back to the 1.7B.
-pub const LM_MODELS: [&str; 2] = ["acestep-5Hz-lm-4B", "acestep-5Hz-lm-1.7B"];
+use lm::Lm;
+use reply::{detail, status_error, unwrap_reply};
+use request::Asking;
+use server::{Generation, Health};
+use tsuzuki_audio::Audio;
 
 /// Polls that may report an unknown task id before we conclude the server lost the task (it restarted).
 const UNKNOWN_POLLS: u32 = 10;
+/// `check` is a liveness probe: a server that takes longer to say it is alive is not usable.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// `/health` while the models load: the server is busy then and may answer slowly.
+const LOADING_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+/// `/v1/init` answers when the load has finished, which may include downloading tens of GB; the caller
+/// bounds the whole wait, this only keeps a dead connection from hanging forever.
+const INIT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -30,21 +46,43 @@ pub struct Settings {
     /// The DiT: `acestep-v15-sft` (50 steps, best quality) or `acestep-v15-turbo` (8 steps).
     pub model: String,
     pub poll_interval: Duration,
+    pub repaint_mode: RepaintMode,
+}
+
+/// How the current server joins a repaint to the source it keeps (§9.1 of the reference). `aggressive`
+/// is not one: it regenerates the kept overlap, so a segment would no longer continue what was heard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RepaintMode {
+    /// The source waveform is spliced back in full, with a 1 s latent and a 50 ms waveform crossfade.
+    #[default]
+    Conservative,
+    /// Half the source injection and shorter crossfades: the new part may depart more from the old.
+    Balanced,
+}
+
+impl RepaintMode {
+    /// ACE-Step's name for the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepaintMode::Conservative => "conservative",
+            RepaintMode::Balanced => "balanced",
+        }
+    }
 }
 
 pub struct AceStep {
     settings: Settings,
     http: reqwest::Client,
-    /// Index into [`LM_MODELS`] of the language model in use.
-    lm: AtomicUsize,
+    state: Mutex<State>,
 }
 
-/// The wrapper around every normal reply.
-#[derive(Deserialize)]
-struct Wrapped<T> {
-    data: Option<T>,
-    code: Option<i64>,
-    error: Option<Value>,
+/// What the client has learnt about its server.
+#[derive(Default)]
+struct State {
+    generation: Option<Generation>,
+    /// `warm` has succeeded: the models are loaded, so a job does not pay for loading them.
+    warm: bool,
+    lm: Lm,
 }
 
 #[derive(Deserialize)]
@@ -74,12 +112,12 @@ impl AceStep {
                 ..settings
             },
             http,
-            lm: AtomicUsize::new(0),
+            state: Mutex::default(),
         })
     }
 
-    fn lm_model(&self) -> &'static str {
-        LM_MODELS[self.lm.load(Ordering::Relaxed).min(LM_MODELS.len() - 1)]
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
@@ -96,58 +134,84 @@ impl AceStep {
         }
     }
 
-    /// The text fields of a job, as ACE-Step names them.
-    fn fields(&self, job: &Job) -> Vec<(&'static str, String)> {
-        let sft = self.settings.model.contains("sft");
-        let mut fields = vec![
-            ("task_type", job.task.name().to_string()),
-            ("prompt", job.prompt.clone()),
-            ("lyrics", "[inst]".to_string()),
-            ("audio_duration", job.duration_seconds.to_string()),
-            ("batch_size", "1".to_string()),
-            ("audio_format", "wav".to_string()),
-            ("thinking", "true".to_string()),
-            ("lm_backend", "vllm".to_string()),
-            ("lm_model_path", self.lm_model().to_string()),
-            ("model", self.settings.model.clone()),
-            // Per checkpoint training defaults (upstream issue #1114): wrong values cause artefacts.
-            ("inference_steps", if sft { "50" } else { "8" }.to_string()),
-            ("shift", if sft { "1.0" } else { "3.0" }.to_string()),
-        ];
-        if sft {
-            fields.push(("guidance_scale", "7.0".to_string()));
-        }
-        if let Task::Repaint {
-            repainting_start, ..
-        } = &job.task
-        {
-            fields.push(("repainting_start", repainting_start.to_string()));
-            fields.push(("repainting_end", "-1".to_string()));
-        }
-        fields
+    /// Asks `/health` (which needs no key) and remembers which server answered.
+    async fn health(&self, timeout: Duration) -> Result<Health, BackendError> {
+        let reply = self
+            .http
+            .get(format!("{}/health", self.settings.url))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let health = server::health(&unwrap_reply::<Value>(reply).await?)?;
+        self.state().generation = Some(health.generation);
+        Ok(health)
     }
 
-    async fn release(&self, job: &Job) -> Result<String, BackendError> {
-        let url = format!("{}/release_task", self.settings.url);
-        let fields = self.fields(job);
-        let request = match &job.task {
-            Task::Text2Music => {
-                // The prompt is free text: "true" or "1e3" must stay text, not become a boolean or number.
-                let body: serde_json::Map<String, Value> = fields
-                    .into_iter()
-                    .map(|(k, v)| {
-                        (
-                            k.to_string(),
-                            if k == "prompt" {
-                                Value::String(v)
-                            } else {
-                                typed(&v)
-                            },
-                        )
-                    })
-                    .collect();
-                self.http.post(url).json(&body)
+    /// The LMs the server lists. Upstream's OpenRouter listing shadows the inventory at `/v1/models`, so
+    /// `/v1/model_inventory` is asked when `/v1/models` has no `lm_models`.
+    async fn offered_lms(&self) -> Result<Option<Vec<String>>, BackendError> {
+        for path in ["/v1/models", "/v1/model_inventory"] {
+            let request = self.http.get(format!("{}{path}", self.settings.url));
+            let reply = self
+                .authorised(request)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            match unwrap_reply::<Value>(reply).await {
+                Ok(data) => {
+                    if let Some(names) = server::lm_models(&data) {
+                        return Ok(Some(names));
+                    }
+                }
+                Err(e @ (BackendError::Unauthorized | BackendError::Busy)) => return Err(e),
+                Err(e) => tracing::debug!(path, "no model inventory here: {e}"),
             }
+        }
+        Ok(None)
+    }
+
+    /// Loads the configured DiT and `lm` through `/v1/init` and waits until `/health` says both are
+    /// loaded; then `lm` (or what the server loaded instead) is the LM in use.
+    async fn load(&self, lm: Lm) -> Result<(), BackendError> {
+        tracing::info!(
+            model = self.settings.model,
+            lm_model = lm.model,
+            "loading the ACE-Step models"
+        );
+        let request = self
+            .http
+            .post(format!("{}/v1/init", self.settings.url))
+            .timeout(INIT_TIMEOUT)
+            .json(&json!({
+                "model": self.settings.model,
+                "init_llm": true,
+                "lm_model_path": lm.model,
+            }));
+        let reply = self
+            .authorised(request)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        unwrap_reply::<Value>(reply).await?;
+        let health = loop {
+            let health = self.health(LOADING_HEALTH_TIMEOUT).await?;
+            if health.ready {
+                break health;
+            }
+            tokio::time::sleep(self.settings.poll_interval).await;
+        };
+        let mut state = self.state();
+        state.lm = lm::loaded(&lm, health.loaded_lm_model.as_deref());
+        state.warm = true;
+        Ok(())
+    }
+
+    async fn release(&self, job: &Job, asking: &Asking<'_>) -> Result<String, BackendError> {
+        let url = format!("{}/release_task", self.settings.url);
+        let fields = request::fields(job, asking);
+        let request = match &job.task {
+            Task::Text2Music => self.http.post(url).json(&request::json_body(fields)),
             Task::Repaint { source, .. } => {
                 let bytes = tokio::fs::read(source)
                     .await
@@ -203,7 +267,7 @@ impl AceStep {
         }
         let bytes = reply.bytes().await.map_err(|e| self.unreachable(e))?;
         // A minute of audio is ~11 MB to decode: off the async threads.
-        tokio::task::spawn_blocking(move || wav::decode(&bytes))
+        tokio::task::spawn_blocking(move || decode::decode(&bytes))
             .await
             .map_err(|e| BackendError::Failed(e.to_string()))?
             .map_err(|e| BackendError::Protocol(format!("the audio file: {e}")))
@@ -250,81 +314,71 @@ impl AceStep {
             }
         }
     }
-}
 
-/// Form values are strings; as JSON, numbers and booleans go as themselves (ACE-Step coerces either way).
-fn typed(value: &str) -> Value {
-    serde_json::from_str::<Value>(value)
-        .ok()
-        .filter(|v| v.is_number() || v.is_boolean())
-        .unwrap_or_else(|| Value::String(value.to_string()))
-}
-
-/// The `detail` of a FastAPI error, or the start of whatever else came back.
-async fn detail(reply: reqwest::Response) -> String {
-    let text = reply.text().await.unwrap_or_default();
-    serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v["detail"].as_str().map(str::to_string))
-        .unwrap_or_else(|| text.chars().take(200).collect())
-}
-
-fn status_error(status: StatusCode, detail: String) -> BackendError {
-    match status {
-        StatusCode::TOO_MANY_REQUESTS => BackendError::Busy,
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => BackendError::Unauthorized,
-        s if s.is_server_error() => BackendError::Failed(format!("HTTP {}: {detail}", s.as_u16())),
-        s => BackendError::Protocol(format!("HTTP {}: {detail}", s.as_u16())),
-    }
-}
-
-async fn unwrap_reply<T: serde::de::DeserializeOwned>(
-    reply: reqwest::Response,
-) -> Result<T, BackendError> {
-    if !reply.status().is_success() {
-        let status = reply.status();
-        return Err(status_error(status, detail(reply).await));
-    }
-    let wrapped: Wrapped<T> = reply
-        .json()
-        .await
-        .map_err(|e| BackendError::Protocol(format!("unexpected reply: {e}")))?;
-    match (wrapped.code, wrapped.data) {
-        (Some(200) | None, Some(data)) => Ok(data),
-        (code, _) => Err(BackendError::Failed(format!(
-            "code {}: {}",
-            code.unwrap_or_default(),
-            wrapped.error.map(|e| e.to_string()).unwrap_or_default()
-        ))),
+    /// After a job failed with `error`, switches to the smaller LM if the failure looks like the 4B's
+    /// memory: on the current server by loading it (a per-request `lm_model_path` is not honoured once an
+    /// LM is loaded), on the February one by asking for it in the next requests.
+    async fn step_down(&self, was: &Lm, error: &str, job: &Job, generation: Generation) {
+        let Some(next) = lm::after_failure(was, error, job.task == Task::Text2Music) else {
+            return;
+        };
+        tracing::warn!(
+            from = was.model,
+            to = next.model,
+            reason = next.reason.as_deref().unwrap_or_default(),
+            "falling back to a smaller LM"
+        );
+        match generation {
+            Generation::February => {
+                let mut state = self.state();
+                if state.lm == *was {
+                    state.lm = next;
+                }
+            }
+            Generation::Current => {
+                if let Err(e) = self.load(next).await {
+                    tracing::warn!("cannot load the smaller LM: {e}");
+                }
+            }
+        }
     }
 }
 
 #[async_trait]
 impl Backend for AceStep {
     fn info(&self) -> BackendInfo {
+        let lm = self.state().lm.clone();
         BackendInfo {
             kind: "acestep".into(),
             model: Some(self.settings.model.clone()),
-            lm_model: Some(self.lm_model().into()),
-            lm_fallback_reason: None,
+            lm_model: Some(lm.model),
+            lm_fallback_reason: lm.reason,
             active: "acestep".into(),
             bridge_reason: None,
         }
     }
 
     async fn check(&self) -> Result<(), BackendError> {
-        let reply = self
-            .http
-            .get(format!("{}/health", self.settings.url))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let health: Value = unwrap_reply(reply).await?;
-        match health["status"].as_str() {
-            Some("ok") => Ok(()),
-            other => Err(BackendError::Protocol(format!("health status {other:?}"))),
+        self.health(CHECK_TIMEOUT).await.map(|_| ())
+    }
+
+    /// The February server loads before it listens, so an answer means ready. The current one may have
+    /// nothing loaded yet: then the DiT and the best LM it lists are loaded now, not by the first job.
+    async fn warm(&self) -> Result<(), BackendError> {
+        let health = self.health(LOADING_HEALTH_TIMEOUT).await?;
+        if health.ready {
+            let mut state = self.state();
+            if health.generation == Generation::Current {
+                state.lm = lm::loaded(&state.lm, health.loaded_lm_model.as_deref());
+            }
+            state.warm = true;
+            return Ok(());
         }
+        let lm = match self.offered_lms().await? {
+            Some(offered) => lm::choose(&offered),
+            None => self.state().lm.clone(),
+        };
+        self.load(lm).await
     }
 
     async fn generate(
@@ -332,31 +386,35 @@ impl Backend for AceStep {
         job: &Job,
         progress: &watch::Sender<f32>,
     ) -> Result<Audio, BackendError> {
-        let lm = self.lm.load(Ordering::Relaxed);
-        let task_id = self.release(job).await?;
+        if !self.state().warm {
+            self.warm().await?;
+        }
+        let (lm, generation) = {
+            let state = self.state();
+            (
+                state.lm.clone(),
+                state.generation.unwrap_or(Generation::February),
+            )
+        };
+        let asking = Asking {
+            model: &self.settings.model,
+            lm_model: &lm.model,
+            generation,
+            repaint_mode: self.settings.repaint_mode,
+        };
+        let task_id = self.release(job, &asking).await?;
         tracing::info!(
             segment = job.index,
             task_id,
-            lm_model = self.lm_model(),
+            lm_model = lm.model,
             "ACE-Step task released"
         );
         let outcome = match self.wait(&task_id, progress).await {
             Ok(file) => self.download(&file).await,
             Err(e) => Err(e),
         };
-        // A failed job gives no reason (upstream PR #1300), and the usual one with the 4B LM is memory:
-        // use the next smaller LM from now on. `thinking` matters only for text2music.
-        if let Err(BackendError::Failed(_)) = &outcome {
-            if job.task == Task::Text2Music && lm + 1 < LM_MODELS.len() {
-                let _ = self
-                    .lm
-                    .compare_exchange(lm, lm + 1, Ordering::Relaxed, Ordering::Relaxed);
-                tracing::warn!(
-                    from = LM_MODELS[lm],
-                    to = LM_MODELS[lm + 1],
-                    "falling back to a smaller LM"
-                );
-            }
+        if let Err(BackendError::Failed(error)) = &outcome {
+            self.step_down(&lm, error, job, generation).await;
         }
         outcome
     }
