@@ -66,6 +66,7 @@ pub struct Options {
     pub api_key: Option<String>,
     /// Faults in force from the start.
     pub faults: Faults,
+    /// Which server to speak as.
     pub mode: Mode,
     /// How long loading (or switching) models takes in current mode.
     pub model_load_ms: u64,

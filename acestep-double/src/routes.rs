@@ -1,4 +1,4 @@
-//! The handlers of ACE-Step's endpoints.
+//! The handlers of ACE-Step's job endpoints: `/release_task`, `/query_result` and `/v1/audio`.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
