@@ -1,16 +1,29 @@
 //! A test double of the ACE-Step 1.5 HTTP API (`acestep-api`), speaking it as the real server does
 //! (shared/reference/acestep-api.md): wrapped replies, FastAPI `{"detail"}` errors, `result` as a JSON string,
-//! unknown ids as "still queued", failures without error text. It makes real audio with the embedded
-//! synthesizer, runs jobs one at a time, and injects faults on request through `/_double/faults`.
+//! unknown ids as "still queued". It makes real audio with the embedded synthesizer, runs jobs one at a
+//! time, and injects faults on request through `/_double/faults`. [`Mode`] picks the server: the
+//! 2026-02-08 snapshot (failures without text) or today's upstream (§9: lazy model loading and `/v1/init`,
+//! repaint splicing and peak normalisation, failures that say why).
 
 mod faults;
+mod flac;
+mod init_request;
 mod jobs;
+mod level;
+mod loader;
+mod models;
 mod params;
+mod render;
+mod repaint;
 mod results;
 mod routes;
+mod service_routes;
 mod sse;
 #[cfg(test)]
 mod tests;
+mod timelines;
+mod validation;
+mod vram;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -32,15 +45,45 @@ use uuid::Uuid;
 
 pub use faults::Faults;
 use faults::Logged;
-use jobs::{JobState, Queued, Timelines};
+use jobs::{JobState, Queued};
+use models::Models;
 use params::{Body, Params};
+use timelines::Timelines;
 
-#[derive(Clone, Debug, Default)]
+/// Which ACE-Step server the double speaks as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// The 2026-02-08 snapshot: models loaded before the port opens, files saved as decoded.
+    #[default]
+    February,
+    /// Today's upstream: lazy loading and `/v1/init`, repaint splicing, peak normalisation, VRAM pre-flight.
+    Current,
+}
+
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Like `ACESTEP_API_KEY`: when set, requests must carry it.
     pub api_key: Option<String>,
     /// Faults in force from the start.
     pub faults: Faults,
+    /// Which server to speak as.
+    pub mode: Mode,
+    /// How long loading (or switching) models takes in current mode.
+    pub model_load_ms: u64,
+    /// The LM checkpoints on disk; the first is what a lazy load picks (the GPU tier's recommendation).
+    pub lm_models: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            api_key: None,
+            faults: Faults::default(),
+            mode: Mode::February,
+            model_load_ms: 0,
+            lm_models: vec!["acestep-5Hz-lm-4B".into(), "acestep-5Hz-lm-1.7B".into()],
+        }
+    }
 }
 
 /// Serves the double on `listener` until `shutdown` resolves. Generated files live in a private temporary
@@ -51,13 +94,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (queue, jobs) = mpsc::unbounded_channel();
+    let models = match options.mode {
+        Mode::February => Models::february(options.lm_models),
+        Mode::Current => Models::current(options.lm_models),
+    };
     let shared = Arc::new(Shared {
         api_key: options.api_key.filter(|k| !k.is_empty()),
+        mode: options.mode,
+        model_load: Duration::from_millis(options.model_load_ms),
+        loader: tokio::sync::Mutex::new(()),
         output: OutputDir::create()?,
         queue,
         inner: Mutex::new(Inner {
             faults: options.faults,
-            ..Inner::default()
+            models,
+            records: HashMap::new(),
+            requests: Vec::new(),
+            timelines: Timelines::default(),
+            pending: 0,
+            jobs_started: 0,
+            last_log: String::new(),
+            job_seconds: VecDeque::new(),
         }),
     });
     let worker = tokio::spawn(jobs::run(shared.clone(), jobs));
@@ -71,30 +128,36 @@ pub async fn serve(
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let api: Router<Arc<Shared>> = Router::new()
         .route("/release_task", post(routes::release_task))
         .route("/query_result", post(routes::query_result))
         .route("/v1/audio", get(routes::audio))
-        .route("/health", get(routes::health))
-        .route("/v1/models", get(routes::models))
-        .route("/v1/stats", get(routes::stats))
-        .route(
-            "/_double/faults",
-            get(faults::get_faults).post(faults::set_faults),
-        )
-        .route("/_double/requests", get(faults::requests))
-        .route("/_double/sse", get(sse::events))
-        .fallback(|| async { detail(StatusCode::NOT_FOUND, "Not Found") })
-        .method_not_allowed_fallback(|| async {
-            detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-        })
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            faults::gate,
-        ))
-        // ACE-Step takes uploads of any size; axum's default 2 MB limit would reject a 60 s seed.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(shared)
+        .route("/health", get(service_routes::health))
+        .route("/v1/models", get(service_routes::models))
+        .route("/v1/stats", get(service_routes::stats));
+    let api = match shared.mode {
+        Mode::February => api,
+        Mode::Current => api
+            .route("/v1/model_inventory", get(service_routes::model_inventory))
+            .route("/v1/init", post(service_routes::init)),
+    };
+    api.route(
+        "/_double/faults",
+        get(faults::get_faults).post(faults::set_faults),
+    )
+    .route("/_double/requests", get(faults::requests))
+    .route("/_double/sse", get(sse::events))
+    .fallback(|| async { detail(StatusCode::NOT_FOUND, "Not Found") })
+    .method_not_allowed_fallback(|| async {
+        detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+    })
+    .layer(axum::middleware::from_fn_with_state(
+        shared.clone(),
+        faults::gate,
+    ))
+    // ACE-Step takes uploads of any size; axum's default 2 MB limit would reject a 60 s seed.
+    .layer(DefaultBodyLimit::disable())
+    .with_state(shared)
 }
 
 /// The temporary directory the double owns; ACE-Step's `api_audio` directory is inside it.
@@ -120,19 +183,25 @@ impl Drop for OutputDir {
 
 struct Shared {
     api_key: Option<String>,
+    mode: Mode,
+    model_load: Duration,
+    /// Held while models load: one load at a time, and no job starts during one.
+    loader: tokio::sync::Mutex<()>,
     output: OutputDir,
     queue: mpsc::UnboundedSender<Queued>,
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     faults: Faults,
+    models: Models,
     records: HashMap<String, Record>,
     requests: Vec<Logged>,
     timelines: Timelines,
     /// Jobs waiting for the worker.
     pending: usize,
+    /// Jobs the worker has started, for the per-job gain of `level_jitter_db`.
+    jobs_started: u64,
     /// ACE-Step's `progress_text` is its last log line, whichever task it was about.
     last_log: String,
     /// Durations of the last finished jobs, for `/v1/stats`.
@@ -170,18 +239,18 @@ impl Shared {
         inner.last_log = format!("{id}: {stage}");
     }
 
-    fn finish(&self, id: &str, done: Option<results::Done>, took: Duration) {
+    fn finish(&self, id: &str, outcome: Result<results::Done, Option<String>>, took: Duration) {
         let mut inner = self.lock();
         inner.last_log = format!(
             "{id}: {}",
-            if done.is_some() {
+            if outcome.is_ok() {
                 "succeeded"
             } else {
                 "failed"
             }
         );
         if let Some(record) = inner.records.get_mut(id) {
-            record.state = done.map_or(JobState::Failed, JobState::Succeeded);
+            record.state = outcome.map_or_else(JobState::Failed, JobState::Succeeded);
         }
         inner.job_seconds.push_back(took.as_secs_f64());
         if inner.job_seconds.len() > AVG_WINDOW {
@@ -242,14 +311,23 @@ struct Wrapped<T> {
 }
 
 fn wrap<T: Serialize>(data: T) -> Response {
+    wrapped(data, 200, None)
+}
+
+/// A failure upstream reports inside an HTTP 200: `data` null, the failure's `code` and `error`.
+fn wrap_failure(code: u16, error: &str) -> Response {
+    wrapped((), code, Some(error.to_string()))
+}
+
+fn wrapped<T: Serialize>(data: T, code: u16, error: Option<String>) -> Response {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
     Json(Wrapped {
         data,
-        code: 200,
-        error: None,
+        code,
+        error,
         timestamp,
         extra: None,
     })

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use acestep_double::{serve, Faults, Options};
+use acestep_double::{serve, Faults, Mode, Options};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -23,6 +23,19 @@ struct Cli {
     /// Wait this long before listening, logging progress, like a model server loading its weights.
     #[arg(long, default_value_t = 0)]
     startup_delay_ms: u64,
+    /// Which server to speak as: the 2026-02-08 snapshot or today's upstream.
+    #[arg(long, value_enum, default_value_t = Mode::February)]
+    mode: Mode,
+    /// In current mode, how long loading or switching models takes (on the first job or `/v1/init`).
+    #[arg(long, default_value_t = 0)]
+    model_load_ms: u64,
+    /// The LM checkpoints on disk; a lazy load picks the first.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "acestep-5Hz-lm-4B,acestep-5Hz-lm-1.7B"
+    )]
+    lm_models: Vec<String>,
     #[command(flatten)]
     faults: Faults,
 }
@@ -59,11 +72,19 @@ async fn main() -> ExitCode {
         host = cli.host,
         port = cli.port,
         auth = cli.api_key.is_some(),
+        mode = ?cli.mode,
         "ACE-Step double listening"
     );
     let options = Options {
         api_key: cli.api_key,
         faults: cli.faults,
+        mode: cli.mode,
+        model_load_ms: cli.model_load_ms,
+        lm_models: cli
+            .lm_models
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .collect(),
     };
     match serve(listener, options, shutdown(terminate)).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -90,4 +111,31 @@ async fn shutdown(mut terminate: tokio::signal::unix::Signal) {
         _ = tokio::signal::ctrl_c() => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_and_models_come_from_flags_with_february_defaults() {
+        let defaults = Cli::try_parse_from(["acestep-double"]).unwrap();
+        assert_eq!(defaults.mode, Mode::February);
+        assert_eq!(defaults.lm_models, Options::default().lm_models);
+        let current = Cli::try_parse_from([
+            "acestep-double",
+            "--mode",
+            "current",
+            "--model-load-ms",
+            "1500",
+            "--lm-models",
+            "acestep-5Hz-lm-1.7B",
+        ])
+        .unwrap();
+        assert_eq!(
+            (current.mode, current.model_load_ms, current.lm_models),
+            (Mode::Current, 1500, vec!["acestep-5Hz-lm-1.7B".to_string()])
+        );
+        assert!(Cli::try_parse_from(["acestep-double", "--mode", "march"]).is_err());
+    }
 }

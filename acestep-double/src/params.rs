@@ -169,6 +169,13 @@ pub(crate) struct Params {
     pub repainting_start: f64,
     pub repainting_end: Option<f64>,
     pub src_audio_path: Option<String>,
+    /// The current server's repaint fields (the February one does not read them).
+    pub repaint_mode: String,
+    pub repaint_strength: f64,
+    pub chunk_mask_mode: String,
+    /// Accepted and then ignored upstream: mode and strength decide.
+    pub repaint_latent_crossfade_frames: i64,
+    pub repaint_wav_crossfade_sec: f64,
 }
 
 /// Largest batch on a ≥24 GB GPU.
@@ -215,7 +222,21 @@ impl Params {
                 "srcAudioPath",
                 "ctxAudioPath",
             ]),
+            repaint_mode: text(&["repaint_mode"], "balanced"),
+            repaint_strength: to_float(find.get(&["repaint_strength"])).unwrap_or(0.5),
+            chunk_mask_mode: text(&["chunk_mask_mode"], "auto"),
+            repaint_latent_crossfade_frames: to_int(find.get(&["repaint_latent_crossfade_frames"]))
+                .unwrap_or(10),
+            repaint_wav_crossfade_sec: to_float(find.get(&["repaint_wav_crossfade_sec"]))
+                .unwrap_or(0.0),
         }
+    }
+
+    /// What the current server's request model refuses (its `Literal`s and the strength's 0–1 range).
+    pub fn current_server_rejects(&self) -> bool {
+        !super::repaint::MODES.contains(&self.repaint_mode.as_str())
+            || !matches!(self.chunk_mask_mode.as_str(), "auto" | "explicit")
+            || !(0.0..=1.0).contains(&self.repaint_strength)
     }
 }
 
@@ -337,7 +358,39 @@ mod tests {
             (p.repainting_start, p.repainting_end, p.audio_duration),
             (0.0, None, None)
         );
-        assert_eq!((p.model, p.lm_model_path), (None, None));
+        assert_eq!((&p.model, &p.lm_model_path), (&None, &None));
+        assert_eq!(
+            (
+                p.repaint_mode.as_str(),
+                p.repaint_strength,
+                p.chunk_mask_mode.as_str()
+            ),
+            ("balanced", 0.5, "auto")
+        );
+        assert_eq!(
+            (
+                p.repaint_latent_crossfade_frames,
+                p.repaint_wav_crossfade_sec
+            ),
+            (10, 0.0)
+        );
+        assert!(!p.current_server_rejects());
+    }
+
+    #[test]
+    fn the_current_server_refuses_repaint_fields_out_of_their_range() {
+        let rejects = |body: Value| Params::from_fields(&fields(body)).current_server_rejects();
+        assert!(!rejects(
+            json!({"repaint_mode": "conservative", "chunk_mask_mode": "explicit"})
+        ));
+        assert!(!rejects(json!({"repaint_strength": "1"})));
+        assert!(rejects(json!({"repaint_mode": "Balanced"})));
+        assert!(rejects(json!({"chunk_mask_mode": "manual"})));
+        assert!(rejects(json!({"repaint_strength": 1.5})));
+        assert!(
+            !rejects(json!({"repaint_strength": "lots"})),
+            "unparsable means the default"
+        );
     }
 
     #[test]

@@ -7,9 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::params::Params;
-
-/// What ACE-Step reports as the LM when `ACESTEP_LM_MODEL_PATH` is unset, whatever LM is loaded (a quirk).
-const REPORTED_LM: &str = "acestep-5Hz-lm-0.6B";
+use super::Mode;
 
 /// A finished job's outputs.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +18,8 @@ pub(crate) struct Done {
     /// The duration the job aimed at, in seconds.
     pub seconds: f64,
     pub dit_model: String,
+    /// `ACESTEP_LM_MODEL_PATH` or its default, not necessarily the LM that ran (a quirk).
+    pub lm_model: String,
 }
 
 #[derive(Serialize)]
@@ -83,7 +83,7 @@ struct Succeeded<'a> {
     metas: Metas<'a>,
     generation_info: String,
     seed_value: String,
-    lm_model: &'static str,
+    lm_model: &'a str,
     dit_model: &'a str,
     progress: f64,
     stage: &'static str,
@@ -110,13 +110,32 @@ pub(crate) fn running(create_time: i64, progress: f64, stage: &str) -> String {
     }])
 }
 
-/// No error text: ACE-Step keeps it in its log (upstream PR #1300).
-pub(crate) fn failed(create_time: i64) -> String {
-    python_json(&[Progress {
-        head: Head::new("", 2, create_time),
-        progress: 0.0,
-        stage: "failed",
-    }])
+#[derive(Serialize)]
+struct Failed<'a> {
+    #[serde(flatten)]
+    head: Head<'static>,
+    progress: f64,
+    stage: &'static str,
+    error: Option<&'a str>,
+}
+
+/// February gives no error text: ACE-Step keeps it in its log (upstream PR #1300). The current server
+/// carries the recorded error, `null` when there was none.
+pub(crate) fn failed(create_time: i64, mode: Mode, error: Option<&str>) -> String {
+    let head = Head::new("", 2, create_time);
+    match mode {
+        Mode::February => python_json(&[Progress {
+            head,
+            progress: 0.0,
+            stage: "failed",
+        }]),
+        Mode::Current => python_json(&[Failed {
+            head,
+            progress: 0.0,
+            stage: "failed",
+            error,
+        }]),
+    }
 }
 
 /// One element per file.
@@ -151,7 +170,7 @@ pub(crate) fn succeeded(create_time: i64, params: &Params, done: &Done) -> Strin
             },
             generation_info: generation_info.clone(),
             seed_value: seed_value.clone(),
-            lm_model: REPORTED_LM,
+            lm_model: &done.lm_model,
             dit_model: &done.dit_model,
             progress: 1.0,
             stage: "succeeded",
@@ -239,9 +258,22 @@ mod tests {
             r#"[{"file": "", "wave": "", "status": 0, "create_time": 1770000000, "env": "development", "progress": 0.52, "stage": "Generating music (batch size: 1)..."}]"#
         );
         assert_eq!(
-            failed(1770000000),
+            failed(1770000000, Mode::February, Some("ignored")),
             r#"[{"file": "", "wave": "", "status": 2, "create_time": 1770000000, "env": "development", "progress": 0.0, "stage": "failed"}]"#
         );
+    }
+
+    #[test]
+    fn current_failures_carry_the_recorded_error() {
+        assert_eq!(
+            failed(
+                1770000000,
+                Mode::Current,
+                Some("Insufficient free VRAM: need ~0.8 GB")
+            ),
+            r#"[{"file": "", "wave": "", "status": 2, "create_time": 1770000000, "env": "development", "progress": 0.0, "stage": "failed", "error": "Insufficient free VRAM: need ~0.8 GB"}]"#
+        );
+        assert!(failed(0, Mode::Current, None).ends_with(r#""stage": "failed", "error": null}]"#));
     }
 
     #[test]
@@ -254,6 +286,7 @@ mod tests {
             seeds: vec![12, 34],
             seconds: 60.0,
             dit_model: "acestep-v15-sft".into(),
+            lm_model: "acestep-5Hz-lm-0.6B".into(),
         };
         let text = succeeded(1770000000, &params(), &done);
         let expected_first = concat!(
@@ -283,6 +316,7 @@ mod tests {
             seeds: vec![1],
             seconds: 8.0,
             dit_model: "acestep-v15-turbo".into(),
+            lm_model: "acestep-5Hz-lm-1.7B".into(),
         };
         let list: Vec<Value> = serde_json::from_str(&succeeded(0, &p, &done)).unwrap();
         assert_eq!(list[0]["metas"]["bpm"], "N/A");

@@ -1,4 +1,4 @@
-//! The handlers of ACE-Step's endpoints.
+//! The handlers of ACE-Step's job endpoints: `/release_task`, `/query_result` and `/v1/audio`.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -7,15 +7,15 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::faults::{self, LogIndex, ReleaseLog};
-use super::jobs::{Fate, JobState, Queued, DIT_MODELS};
+use super::jobs::{Fate, JobState, Queued};
 use super::params::{self, Body, BodyError, Params};
-use super::{detail, now_seconds, results, wrap, Record, Shared, QUEUE_MAXSIZE};
+use super::validation::Invalid;
+use super::{detail, now_seconds, repaint, results, wrap, Mode, Record, Shared, QUEUE_MAXSIZE};
 
 /// Reads a `/release_task` or `/query_result` body, whatever form it came in.
 async fn read_body(request: Request) -> Result<Body, Response> {
@@ -91,14 +91,19 @@ pub(super) async fn release_task(State(shared): State<Arc<Shared>>, request: Req
             body: body.kind,
             ai_token: body.fields.contains_key("ai_token"),
             src_audio_bytes: body.source.as_ref().map(Vec::len),
+            repaint_config: (shared.mode == Mode::Current)
+                .then(|| repaint::resolve(&params.repaint_mode, params.repaint_strength)),
             params: params.clone(),
         });
     }
     if let Err(denied) = shared.body_auth(&body, &headers) {
         return denied.into_response();
     }
-    // Pydantic rejects other backends while building the request model, outside any handler: a bare 500.
-    if !matches!(params.lm_backend.as_str(), "vllm" | "pt" | "mlx") {
+    // Pydantic rejects values outside its Literals while building the request model, outside any handler:
+    // a bare 500. (The request log above shows what was refused.)
+    let refused = !matches!(params.lm_backend.as_str(), "vllm" | "pt" | "mlx")
+        || (shared.mode == Mode::Current && params.current_server_rejects());
+    if refused {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
     }
     let task_id = Uuid::new_v4().to_string();
@@ -119,18 +124,24 @@ pub(super) async fn release_task(State(shared): State<Arc<Shared>>, request: Req
         // As if the server restarted: the task id means nothing any more.
         inner.records.remove(&task_id);
     } else {
-        let fate = if faults::take(&mut inner.faults.fail_next) {
+        let faults = &mut inner.faults;
+        let fate = if faults::take(&mut faults.fail_next) {
             Fate::Fail
-        } else if faults::take(&mut inner.faults.silent_next) {
+        } else if faults::take(&mut faults.vram_next) {
+            Fate::OutOfVram
+        } else if faults::take(&mut faults.silent_next) {
             Fate::Silent
         } else {
             Fate::Normal
         };
+        let alter_overlap =
+            params.task_type == "repaint" && faults::take(&mut faults.alter_overlap_next);
         let job = Queued {
             id: task_id.clone(),
             params,
             source: body.source,
             fate,
+            alter_overlap,
         };
         if shared.queue.send(job).is_ok() {
             inner.pending += 1;
@@ -191,7 +202,10 @@ pub(super) async fn query_result(State(shared): State<Arc<Shared>>, request: Req
                         1,
                         results::succeeded(record.create_time, &record.params, done),
                     ),
-                    JobState::Failed => (2, results::failed(record.create_time)),
+                    JobState::Failed(error) => (
+                        2,
+                        results::failed(record.create_time, shared.mode, error.as_deref()),
+                    ),
                 };
                 Entry::Known {
                     task_id,
@@ -220,11 +234,7 @@ pub(super) async fn audio(
         return denied.into_response();
     }
     let Some(path) = query.path else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(Invalid::missing_query("path")),
-        )
-            .into_response();
+        return Invalid::missing_query("path").into_response();
     };
     let real = real_path(Path::new(&path));
     if !real.starts_with(&shared.output.audio) {
@@ -245,33 +255,6 @@ pub(super) async fn audio(
     ([(CONTENT_TYPE, media_type)], bytes).into_response()
 }
 
-/// FastAPI's 422 for a missing query parameter.
-#[derive(Serialize)]
-struct Invalid {
-    detail: [Violation; 1],
-}
-
-#[derive(Serialize)]
-struct Violation {
-    r#type: &'static str,
-    loc: [&'static str; 2],
-    msg: &'static str,
-    input: Option<String>,
-}
-
-impl Invalid {
-    fn missing_query(name: &'static str) -> Invalid {
-        Invalid {
-            detail: [Violation {
-                r#type: "missing",
-                loc: ["query", name],
-                msg: "Field required",
-                input: None,
-            }],
-        }
-    }
-}
-
 /// `os.path.realpath`: symlinks resolved where the path exists, `..` removed lexically where it does not.
 fn real_path(path: &Path) -> PathBuf {
     if let Ok(real) = path.canonicalize() {
@@ -289,123 +272,4 @@ fn real_path(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    service: &'static str,
-    version: &'static str,
-}
-
-pub(super) async fn health() -> Response {
-    wrap(Health {
-        status: "ok",
-        service: "ACE-Step API",
-        version: "1.0",
-    })
-}
-
-#[derive(Serialize)]
-struct ModelList {
-    object: &'static str,
-    data: Vec<Model>,
-}
-
-#[derive(Serialize)]
-struct Pricing {
-    prompt: &'static str,
-    completion: &'static str,
-    request: &'static str,
-    image: &'static str,
-}
-
-#[derive(Serialize)]
-struct Model {
-    id: String,
-    name: String,
-    created: i64,
-    input_modalities: [&'static str; 2],
-    output_modalities: [&'static str; 2],
-    context_length: u32,
-    max_output_length: u32,
-    pricing: Pricing,
-    description: &'static str,
-    architecture: Option<String>,
-}
-
-/// The OpenRouter router's `/v1/models` is registered first, so its unwrapped list is what answers.
-pub(super) async fn models() -> Response {
-    let data = DIT_MODELS
-        .iter()
-        .map(|name| Model {
-            id: format!("acestep/{name}"),
-            name: format!("ACE-Step {name}"),
-            created: 1767400000,
-            input_modalities: ["text", "audio"],
-            output_modalities: ["audio", "text"],
-            context_length: 4096,
-            max_output_length: 300,
-            pricing: Pricing {
-                prompt: "0",
-                completion: "0",
-                request: "0",
-                image: "0",
-            },
-            description: "AI music generation model",
-            architecture: None,
-        })
-        .collect();
-    Json(ModelList {
-        object: "list",
-        data,
-    })
-    .into_response()
-}
-
-#[derive(Serialize)]
-struct JobCounts {
-    total: usize,
-    queued: usize,
-    running: usize,
-    succeeded: usize,
-    failed: usize,
-}
-
-#[derive(Serialize)]
-struct Stats {
-    jobs: JobCounts,
-    queue_size: usize,
-    queue_maxsize: usize,
-    avg_job_seconds: f64,
-}
-
-pub(super) async fn stats(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(denied) = shared.header_auth(&headers) {
-        return denied.into_response();
-    }
-    let inner = shared.lock();
-    let count =
-        |wanted: fn(&JobState) -> bool| inner.records.values().filter(|r| wanted(&r.state)).count();
-    let jobs = JobCounts {
-        total: inner.records.len(),
-        queued: count(|s| matches!(s, JobState::Queued)),
-        running: count(|s| matches!(s, JobState::Running { .. })),
-        succeeded: count(|s| matches!(s, JobState::Succeeded(_))),
-        failed: count(|s| matches!(s, JobState::Failed)),
-    };
-    let avg_job_seconds = if inner.job_seconds.is_empty() {
-        // ACESTEP_AVG_JOB_SECONDS' default until a job has finished.
-        5.0
-    } else {
-        inner.job_seconds.iter().sum::<f64>() / inner.job_seconds.len() as f64
-    };
-    let stats = Stats {
-        jobs,
-        queue_size: inner.pending,
-        queue_maxsize: QUEUE_MAXSIZE,
-        avg_job_seconds,
-    };
-    drop(inner);
-    wrap(stats)
 }

@@ -1,4 +1,9 @@
-//! The double over real HTTP: the protocol details the tsuzuki client does not exercise.
+//! The double over real HTTP: the protocol details the tsuzuki client does not exercise. February mode
+//! here; the current server in `tests/audio_output.rs` and `tests/model_service.rs`.
+
+mod audio_output;
+mod model_service;
+mod support;
 
 use std::time::Duration;
 
@@ -75,12 +80,23 @@ async fn health_and_models_answer_without_the_key_in_acestep_shapes() {
         models.starts_with(r#"{"object":"list","data":[{"id":"acestep/acestep-v15-turbo","name":"ACE-Step acestep-v15-turbo","created":1767400000,"#),
         "{models}"
     );
-    let missing = reqwest::get(format!("{url}/nowhere")).await.unwrap();
-    assert_eq!(missing.status(), 404);
-    assert_eq!(
-        missing.json::<Value>().await.unwrap(),
-        json!({"detail": "Not Found"})
-    );
+    for path in ["/nowhere", "/v1/init", "/v1/model_inventory"] {
+        let missing = reqwest::Client::new()
+            .post(format!("{url}{path}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            missing.status(),
+            404,
+            "{path} is not on the February server"
+        );
+        assert_eq!(
+            missing.json::<Value>().await.unwrap(),
+            json!({"detail": "Not Found"})
+        );
+    }
 }
 
 #[tokio::test]
@@ -313,7 +329,11 @@ async fn a_dropped_request_is_a_transport_error_and_the_next_one_works() {
         .unwrap();
     assert_eq!(
         set,
-        json!({"delay_ms": 5, "fail_next": 0, "busy_next": 0, "silent_next": 0, "drop_next": 1, "forget_next": 0})
+        json!({
+            "delay_ms": 5, "fail_next": 0, "busy_next": 0, "silent_next": 0, "drop_next": 1,
+            "forget_next": 0, "vram_next": 0, "level_jitter_db": 0.0, "alter_overlap_next": 0,
+            "first_delay_ms": 0, "lm_4b_short_of_vram": false
+        })
     );
     let error = reqwest::get(format!("{url}/health")).await.unwrap_err();
     assert!(error.is_request() && !error.is_status(), "{error:?}");
