@@ -64,6 +64,38 @@ mod tests {
         assert_eq!(decode(&bytes).unwrap(), wav::decode(&bytes).unwrap());
     }
 
+    /// `audio` as a 16-bit FLAC file, as the current server writes it.
+    fn flac_of(audio: &Audio) -> Vec<u8> {
+        use flacenc::component::BitRepr;
+        use flacenc::error::Verify;
+        let interleaved: Vec<i32> = (0..audio.frames())
+            .flat_map(|f| audio.channels.iter().map(move |c| (c[f] * 32768.0) as i32))
+            .collect();
+        let config = flacenc::config::Encoder::default().into_verified().unwrap();
+        let source = flacenc::source::MemSource::from_samples(&interleaved, 2, 16, 48_000);
+        let stream =
+            flacenc::encode_with_fixed_block_size(&config, source, config.block_size).unwrap();
+        let mut sink = flacenc::bitsink::ByteSink::new();
+        stream.write(&mut sink).unwrap();
+        sink.as_slice().to_vec()
+    }
+
+    #[test]
+    fn a_flac_reads_as_the_same_samples_as_the_wav_of_the_same_audio() {
+        // Whole 16-bit steps, so both containers hold exactly these samples.
+        let audio = wav::decode(&wav::encode(&tone()).unwrap()).unwrap();
+        let flac = flac_of(&audio);
+        assert_eq!(&flac[..4], b"fLaC");
+        assert_eq!(decode(&flac).unwrap(), audio);
+    }
+
+    #[test]
+    fn a_truncated_flac_is_an_error() {
+        let flac = flac_of(&tone());
+        let error = decode(&flac[..flac.len() / 2]).unwrap_err();
+        assert!(error.starts_with("not a readable FLAC file"), "{error}");
+    }
+
     #[test]
     fn anything_else_is_a_clear_error_not_a_panic() {
         for bytes in [&b""[..], b"ID3\x04", b"OggS\0\0\0\0", b"fLaC"] {
