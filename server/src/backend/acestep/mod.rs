@@ -62,7 +62,7 @@ pub enum RepaintMode {
 
 impl RepaintMode {
     /// ACE-Step's name for the mode.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             RepaintMode::Conservative => "conservative",
             RepaintMode::Balanced => "balanced",

@@ -18,7 +18,7 @@ pub(super) enum Generation {
 impl Generation {
     /// The lossless container to ask for (a lossy one would change the overlap that was heard): FLAC
     /// from the current server, about half the bytes; the February one keeps the WAV it was proven with.
-    pub fn audio_format(self) -> &'static str {
+    pub(super) fn audio_format(self) -> &'static str {
         match self {
             Generation::February => "wav",
             Generation::Current => "flac",

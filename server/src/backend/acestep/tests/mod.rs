@@ -1,8 +1,8 @@
 //! The real ACE-Step client (`backend::acestep::AceStep`) against the ACE-Step double over loopback HTTP,
 //! in both of the double's modes: the February 2026 snapshot and today's upstream server.
 
+mod current;
 mod jobs;
-mod loading;
 
 use std::time::Duration;
 

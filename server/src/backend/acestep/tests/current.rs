@@ -47,7 +47,7 @@ async fn the_current_server_returns_flac_decoded_to_the_same_length_and_scale_as
 
 #[tokio::test]
 async fn warm_loads_the_models_through_init_and_the_next_job_does_not_pay_the_load() {
-    let load = Duration::from_millis(1500);
+    let load = Duration::from_millis(2500);
     let options = Options {
         model_load_ms: load.as_millis() as u64,
         ..Options::default()
