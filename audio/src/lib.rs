@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod join;
+pub mod loudness;
 pub mod seed;
 pub mod synth;
 pub mod wav;
