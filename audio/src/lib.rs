@@ -1,8 +1,11 @@
 //! tsuzuki's audio, free of any runtime: planar audio in memory, WAV files, conversion to a session's
-//! layout, the seed a repaint continues from, and the embedded ambient synthesizer. The server and the
-//! ACE-Step test double both make their music with it, so they cannot drift apart.
+//! layout, the seed a repaint continues from, how a repaint joins what was heard, steady loudness, and
+//! the embedded ambient synthesizer. The server and the ACE-Step test double both make their music with
+//! it, so they cannot drift apart.
 
 pub mod convert;
+pub mod join;
+pub mod loudness;
 pub mod seed;
 pub mod synth;
 pub mod wav;
