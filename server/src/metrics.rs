@@ -8,13 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-#[derive(Default)]
 pub struct Metrics {
     segments_generated: AtomicU64,
     generation_micros: AtomicU64,
     backend_failures: AtomicU64,
     audio_bytes: AtomicU64,
     proxy_bytes: AtomicU64,
+    /// The latest join's gain and residual in dB, as `f64` bits (no join yet: NaN).
+    join_gain_db: AtomicU64,
+    join_residual_db: AtomicU64,
     services: Mutex<BTreeMap<String, ServiceCounters>>,
 }
 
@@ -31,6 +33,21 @@ struct ServiceCounters {
 pub enum Served {
     Audio,
     Proxy,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            segments_generated: AtomicU64::default(),
+            generation_micros: AtomicU64::default(),
+            backend_failures: AtomicU64::default(),
+            audio_bytes: AtomicU64::default(),
+            proxy_bytes: AtomicU64::default(),
+            join_gain_db: AtomicU64::new(f64::NAN.to_bits()),
+            join_residual_db: AtomicU64::new(f64::NAN.to_bits()),
+            services: Mutex::default(),
+        }
+    }
 }
 
 impl Metrics {
@@ -51,6 +68,14 @@ impl Metrics {
         self.segments_generated.fetch_add(1, Ordering::Relaxed);
         self.generation_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// A segment was joined to its predecessor at `gain_db`, leaving `residual_db`.
+    pub fn joined(&self, gain_db: f64, residual_db: f64) {
+        self.join_gain_db
+            .store(gain_db.to_bits(), Ordering::Relaxed);
+        self.join_residual_db
+            .store(residual_db.to_bits(), Ordering::Relaxed);
     }
 
     /// One generation attempt failed.
@@ -124,6 +149,21 @@ impl Metrics {
             "counter",
             "Failed generation attempts.",
             &[(String::new(), load(&self.backend_failures))],
+        );
+        let gauge = |c: &AtomicU64| f64::from_bits(c.load(Ordering::Relaxed)).to_string();
+        family(
+            out,
+            "tsuzuki_join_gain_db",
+            "gauge",
+            "Gain that matched the latest segment's overlap to what was heard, in dB (NaN before the first join).",
+            &[(String::new(), gauge(&self.join_gain_db))],
+        );
+        family(
+            out,
+            "tsuzuki_join_residual_db",
+            "gauge",
+            "How much the model changed the latest overlap beyond a gain, in dB relative to it.",
+            &[(String::new(), gauge(&self.join_residual_db))],
         );
         family(
             out,
@@ -206,6 +246,11 @@ mod tests {
         metrics.served(Served::Proxy, 7);
         metrics.container_started("acestep", Duration::from_millis(250));
         metrics.container_stopped("acestep");
+        assert!(metrics
+            .render()
+            .lines()
+            .any(|l| l == "tsuzuki_join_gain_db NaN"));
+        metrics.joined(-2.5, -90.0);
         let text = metrics.render();
         for line in [
             "# TYPE tsuzuki_segments_generated_total counter",
@@ -213,6 +258,8 @@ mod tests {
             "tsuzuki_generation_seconds_sum 2",
             "tsuzuki_generation_seconds_count 2",
             "tsuzuki_backend_failures_total 1",
+            "tsuzuki_join_gain_db -2.5",
+            "tsuzuki_join_residual_db -90",
             "tsuzuki_bytes_served_total{kind=\"audio\"} 100",
             "tsuzuki_bytes_served_total{kind=\"proxy\"} 7",
             "tsuzuki_container_starts_total{service=\"acestep\"} 1",

@@ -387,7 +387,7 @@ struct SmallDisk<'a>(&'a std::path::Path);
 impl<'a> SmallDisk<'a> {
     fn mount(path: &'a std::path::Path) -> Option<SmallDisk<'a>> {
         let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=4m", "tsuzuki-test"])
+            .args(["-t", "tmpfs", "-o", "size=2500k", "tsuzuki-test"])
             .arg(path)
             .status()
             .is_ok_and(|s| s.success());
@@ -413,14 +413,15 @@ async fn a_full_disk_fails_the_segment_clearly_and_leaves_no_file_behind() {
     };
     server.post("/session/start", json!({})).await;
     server.wait_for(30, |s| s.segment_index == Some(0)).await;
-    // 8 s segments are 1.5 MB: segment 0, the seed of segment 1 and segment 1 do not fit in 4 MB.
+    // 8 s segments are 1.5 MB. The seed goes before its segment is written, so the most on disk is two
+    // files: segment 0 and the seed of segment 1 do not fit in 2.5 MB.
     download(&server, "/audio/0.wav").await;
     let status = server
         .wait_for(30, |s| s.state == SessionState::Error)
         .await;
     let error = status.error.unwrap();
     assert!(
-        error.message.contains("Cannot write segment 1")
+        error.message.contains("Cannot write the seed of segment 1")
             && error.message.contains("No space left on device")
             && !error.message.contains("not a readable WAV"),
         "{}",
@@ -465,6 +466,7 @@ fn managed_with_token() -> tsuzuki::config::Config {
             api_key: None,
             model: "acestep-v15-turbo".into(),
             poll_interval: Duration::from_millis(20),
+            repaint_mode: Default::default(),
         },
         Some(service.id.clone()),
     );

@@ -62,6 +62,9 @@ fn double(id: &str, extra: &[&str]) -> ServiceConfig {
 /// Short segments; the engine's services; ACE-Step in service `acestep` when given, else the synthesizer.
 fn config(engine_host: &str, services: Vec<ServiceConfig>, acestep: Option<&str>) -> Config {
     let mut config = short(Path::new("unused"));
+    // These tests follow the container's lifecycle through the session (starting, errors); the bridge,
+    // which would play the synthesizer meanwhile, is tested against the double in `acestep.rs`.
+    config.session.bridge = false;
     config.containers.docker_host = Some(engine_host.to_string());
     if let Some(id) = acestep {
         let service = services.iter().find(|s| s.id == id).unwrap();
@@ -71,6 +74,7 @@ fn config(engine_host: &str, services: Vec<ServiceConfig>, acestep: Option<&str>
                 api_key: None,
                 model: "acestep-v15-turbo".into(),
                 poll_interval: Duration::from_millis(20),
+                repaint_mode: Default::default(),
             },
             Some(id.to_string()),
         );

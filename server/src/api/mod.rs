@@ -9,7 +9,10 @@ mod services;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::api::{PromptRequest, PromptResponse, StartRequest, Status, SEGMENT_INDEX_HEADER};
+use app::api::{
+    PromptRequest, PromptResponse, StartRequest, Status, JOIN_CORRELATED_HEADER,
+    SEGMENT_INDEX_HEADER,
+};
 use axum::body::Body as HttpBody;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -128,6 +131,7 @@ async fn audio(
     let started = Instant::now();
     let segment = sessions.open(which)?;
     let (session_id, index, bytes) = (segment.session_id, segment.index, segment.bytes);
+    let correlated = segment.correlated;
     let file = ReaderStream::with_capacity(tokio::fs::File::from_std(segment.file), 64 * 1024);
     let body = Counted {
         file,
@@ -145,8 +149,12 @@ async fn audio(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(SEGMENT_INDEX_HEADER, HeaderValue::from(index));
     headers.insert(
+        JOIN_CORRELATED_HEADER,
+        HeaderValue::from_static(if correlated { "true" } else { "false" }),
+    );
+    headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(SEGMENT_INDEX_HEADER),
+        HeaderValue::from_static("x-segment-index, x-join-correlated"),
     );
     Ok(response)
 }

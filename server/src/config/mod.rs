@@ -48,6 +48,10 @@ pub struct SessionConfig {
     pub max_attempts: u32,
     pub retry_backoff: Duration,
     pub job_timeout: Duration,
+    /// The integrated loudness segments are levelled to, in LUFS; `None` leaves them as made.
+    pub loudness_target: Option<f64>,
+    /// Whether the embedded synthesizer plays while the model is loading, unreachable or failing.
+    pub bridge: bool,
 }
 
 impl SessionConfig {

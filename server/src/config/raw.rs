@@ -53,6 +53,12 @@ pub struct RawSettings {
     /// Give up on one generation attempt after this many seconds [default: 600]
     #[arg(long, env = "TSUZUKI_JOB_TIMEOUT_SECONDS")]
     pub(super) job_timeout_seconds: Option<f64>,
+    /// Integrated loudness every segment is brought to (ITU-R BS.1770), in LUFS, or `off` [default: -16]
+    #[arg(long, env = "TSUZUKI_LOUDNESS_TARGET", allow_hyphen_values = true)]
+    pub(super) loudness_target: Option<String>,
+    /// Never let the embedded synthesizer play while the model loads or fails: wait for the model instead
+    #[arg(long, env = "TSUZUKI_NO_BRIDGE", num_args = 0..=1, default_missing_value = "true")]
+    pub(super) no_bridge: Option<bool>,
     /// How often to ask ACE-Step about a running task, in milliseconds [default: 1000]
     #[arg(long, env = "TSUZUKI_POLL_INTERVAL_MS")]
     pub(super) poll_interval_ms: Option<u64>,
@@ -103,6 +109,8 @@ impl RawSettings {
             max_attempts: self.max_attempts.or(lower.max_attempts),
             retry_backoff_ms: self.retry_backoff_ms.or(lower.retry_backoff_ms),
             job_timeout_seconds: self.job_timeout_seconds.or(lower.job_timeout_seconds),
+            loudness_target: self.loudness_target.or(lower.loudness_target),
+            no_bridge: self.no_bridge.or(lower.no_bridge),
             poll_interval_ms: self.poll_interval_ms.or(lower.poll_interval_ms),
             acestep_service: self.acestep_service.or(lower.acestep_service),
             api_token: self.api_token.or(lower.api_token),

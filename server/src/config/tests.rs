@@ -37,6 +37,24 @@ fn defaults_are_the_product_defaults() {
     );
     assert_eq!(config.backend, BackendKind::Synth);
     assert_eq!(config.session.max_attempts, 3);
+    assert_eq!(config.session.loudness_target, Some(-16.0));
+    assert!(config.session.bridge);
+}
+
+#[test]
+fn loudness_can_be_set_or_switched_off_and_the_bridge_refused() {
+    let load = |args: &[&str]| Config::load(cli(args), None).unwrap().session;
+    assert_eq!(
+        load(&["--loudness-target", "-14"]).loudness_target,
+        Some(-14.0)
+    );
+    assert_eq!(
+        load(&["--loudness-target", "-23 LUFS"]).loudness_target,
+        Some(-23.0)
+    );
+    assert_eq!(load(&["--loudness-target", "off"]).loudness_target, None);
+    assert!(!load(&["--no-bridge"]).bridge);
+    assert!(load(&["--no-bridge", "false"]).bridge);
 }
 
 #[test]
@@ -175,6 +193,8 @@ fn invalid_combinations_are_one_clear_line() {
         ),
         (&["--max-attempts", "0"], "at least 1"),
         (&["--segment-seconds", "NaN"], "between 1 and 600"),
+        (&["--loudness-target", "-3"], "between -36 and -6 LUFS"),
+        (&["--loudness-target", "loud"], "or off, not \"loud\""),
     ] {
         let error = Config::load(cli(args), None).unwrap_err();
         assert!(error.contains(words), "{args:?}: {error}");

@@ -56,6 +56,8 @@ fn session(raw: &RawSettings) -> Result<SessionConfig, String> {
         return Err("max attempts must be at least 1".into());
     }
     Ok(SessionConfig {
+        loudness_target: loudness_target(raw.loudness_target.as_deref())?,
+        bridge: !raw.no_bridge.unwrap_or(false),
         data_dir: raw
             .data_dir
             .clone()
@@ -65,6 +67,26 @@ fn session(raw: &RawSettings) -> Result<SessionConfig, String> {
         max_attempts,
         retry_backoff: Duration::from_millis(raw.retry_backoff_ms.unwrap_or(2000)),
         job_timeout,
+    })
+}
+
+/// Loudness targets between -36 LUFS (very quiet) and -6 LUFS (louder than any streaming service); `off`
+/// keeps segments as the generator made them.
+fn loudness_target(given: Option<&str>) -> Result<Option<f64>, String> {
+    let Some(text) = given.map(str::trim) else {
+        return Ok(Some(-16.0));
+    };
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let value = text
+        .trim_end_matches("LUFS")
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (-36.0..=-6.0).contains(v));
+    value.map(Some).ok_or_else(|| {
+        format!("loudness target must be between -36 and -6 LUFS, or off, not {text:?}")
     })
 }
 

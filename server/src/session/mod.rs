@@ -1,6 +1,10 @@
 //! The listening session: one at a time, with a worker that makes segment after segment while listeners
 //! download them. [`Sessions`] is the shared handle the HTTP handlers use.
 
+mod failure;
+mod generate;
+mod join;
+mod link;
 pub mod state;
 pub mod storage;
 #[cfg(test)]
@@ -11,14 +15,20 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use app::api::{Health, PromptResponse, SessionState, Status, StatusError, DEFAULT_PROMPT};
+use app::api::{
+    BridgeReason, Health, PromptResponse, SessionState, StartingInfo, Status, StatusError,
+    DEFAULT_PROMPT,
+};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::backend::synth::Synth;
 use crate::backend::Backend;
 use crate::config::{BackendKind, Config, CHANNELS, SAMPLE_RATE};
 use crate::containers::{Containers, Lease, ServiceError};
 use crate::metrics::Metrics;
+use generate::Generator;
+use link::Warming;
 use state::{Core, Lookup};
 use storage::{DataDir, SessionFiles};
 
@@ -49,6 +59,8 @@ pub struct Segment {
     pub index: u64,
     pub file: std::fs::File,
     pub bytes: u64,
+    /// Whether its overlap is the same music as its predecessor's tail (see [`app::api::Join`]).
+    pub correlated: bool,
 }
 
 struct Live {
@@ -59,6 +71,10 @@ struct Live {
     /// anything new, so the session never holds more than the playing segment, the next and a seed.
     obsolete: Vec<PathBuf>,
     progress: watch::Receiver<f32>,
+    /// The model's warm-up, while one runs.
+    warming: watch::Receiver<Option<Warming>>,
+    /// Who makes the segments now, and why the synthesizer does when it does.
+    generator: (Generator, Option<BridgeReason>),
     /// Wakes the worker when a download may let it continue.
     wake: Arc<Notify>,
     worker: JoinHandle<()>,
@@ -67,6 +83,8 @@ struct Live {
 struct Shared {
     config: Config,
     backend: Arc<dyn Backend>,
+    /// The embedded synthesizer that stands in for a model backend while it cannot play.
+    bridge: Option<Arc<dyn Backend>>,
     data: DataDir,
     live: Mutex<Option<Live>>,
     containers: Option<Containers>,
@@ -96,10 +114,13 @@ impl Sessions {
         containers: Option<Containers>,
         metrics: Arc<Metrics>,
     ) -> Sessions {
+        let bridge = (config.session.bridge && matches!(config.backend, BackendKind::AceStep(..)))
+            .then(|| Arc::new(Synth::new(SAMPLE_RATE)) as Arc<dyn Backend>);
         Sessions {
             shared: Arc::new(Shared {
                 config,
                 backend,
+                bridge,
                 data,
                 live: Mutex::new(None),
                 containers,
@@ -140,25 +161,33 @@ impl Sessions {
             .create_session(&id.to_string())
             .map_err(|e| SessionError::Storage(e.to_string()))?;
         let (progress_tx, progress) = watch::channel(0.0);
+        let (warming_tx, warming) = watch::channel(None);
         let wake = Arc::new(Notify::new());
         tracing::info!(session = %id, prompt, "session started");
         let old = {
             // The worker is spawned under the lock that installs its session: whenever it first looks,
             // the session is there (a worker that found none would exit, leaving it `starting` for ever).
             let mut live = self.live();
-            let worker = tokio::spawn(worker::run(
-                Arc::downgrade(&self.shared),
-                id.to_string(),
-                id.as_u64_pair().0,
-                wake.clone(),
-                progress_tx,
-            ));
+            let worker = tokio::spawn(worker::run(worker::Worker {
+                shared: Arc::downgrade(&self.shared),
+                id: id.to_string(),
+                seed: id.as_u64_pair().0,
+                wake: wake.clone(),
+                progress: progress_tx,
+                warming: warming_tx,
+            }));
+            let generator = match self.shared.bridge {
+                Some(_) => (Generator::Synth, Some(BridgeReason::ModelLoading)),
+                None => (Generator::Model, None),
+            };
             live.replace(Live {
                 id: id.to_string(),
                 core: Core::new(prompt),
                 files,
                 obsolete: Vec::new(),
                 progress,
+                warming,
+                generator,
                 wake,
                 worker,
             })
@@ -217,13 +246,10 @@ impl Sessions {
             overlap_seconds: config.session.overlap_seconds,
             sample_rate: SAMPLE_RATE,
             channels: CHANNELS,
-            backend: self.shared.backend.info(),
+            backend: self.shared.backend_info(live.as_ref()),
             error: core.and_then(Core::error).cloned(),
-            starting: match (core, self.shared.managed()) {
-                (Some(_), Some((containers, service))) => containers.starting(service),
-                _ => None,
-            },
-            last_join: None,
+            starting: live.as_ref().and_then(|l| self.shared.starting(l)),
+            last_join: core.and_then(Core::last_join),
         }
     }
 
@@ -251,6 +277,7 @@ impl Sessions {
             index,
             file,
             bytes,
+            correlated: live.core.correlated(index),
         })
     }
 
@@ -334,6 +361,47 @@ impl Shared {
             }
             _ => None,
         }
+    }
+
+    /// The managed service as the model's warm-up needs it: owned, for a task of its own.
+    fn managed_service(&self) -> link::Managed {
+        self.managed()
+            .map(|(containers, service)| (containers.clone(), service.to_string()))
+    }
+
+    /// The backend as the status shows it: for a session, who makes its segments now.
+    fn backend_info(&self, live: Option<&Live>) -> app::api::BackendInfo {
+        let mut info = self.backend.info();
+        if let Some(live) = live {
+            let (generator, reason) = live.generator;
+            if generator == Generator::Synth && self.bridge.is_some() {
+                info.active = "synth".into();
+            }
+            info.bridge_reason = reason;
+        }
+        info
+    }
+
+    /// The model's warm-up as the status shows it: the container's own start, then the weights loading.
+    fn starting(&self, live: &Live) -> Option<StartingInfo> {
+        let managed = self.managed();
+        let Some(warming) = *live.warming.borrow() else {
+            // A managed service restarting mid-session shows its own start.
+            return managed.and_then(|(containers, service)| containers.starting(service));
+        };
+        if let (app::api::StartingPhase::StartingContainer, Some((containers, service))) =
+            (warming.phase, managed)
+        {
+            if let Some(info) = containers.starting(service) {
+                return Some(info);
+            }
+        }
+        Some(StartingInfo {
+            phase: warming.phase,
+            service: managed.map_or_else(|| self.backend.info().kind, |(_, s)| s.to_string()),
+            elapsed_seconds: warming.since.elapsed().as_secs_f64(),
+            log_tail: Vec::new(),
+        })
     }
 
     /// Makes sure the backend's container answers (starting it if needed); `None` for an unmanaged backend.

@@ -2,9 +2,9 @@
 //! prompt, which segments are playable, downloaded or deleted, and what the status says. The worker and the
 //! HTTP handlers perform the I/O these transitions ask for.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use app::api::{SessionState, StatusError};
+use app::api::{Join, SessionState, StatusError};
 
 /// What the session is doing.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +49,9 @@ pub struct Core {
     /// Highest segment downloaded in full.
     downloaded: Option<u64>,
     on_disk: BTreeSet<u64>,
+    /// How each segment on disk joins its predecessor (none for a session's first).
+    joins: BTreeMap<u64, Join>,
+    last_join: Option<Join>,
 }
 
 impl Core {
@@ -59,6 +62,8 @@ impl Core {
             ready: None,
             downloaded: None,
             on_disk: BTreeSet::new(),
+            joins: BTreeMap::new(),
+            last_join: None,
         }
     }
 
@@ -104,13 +109,28 @@ impl Core {
         })
     }
 
-    /// Segment `index` was written to disk and may be played.
-    pub fn finished(&mut self, index: u64) {
+    /// Segment `index` was written to disk and may be played; `join` says how it joins the one before.
+    pub fn finished(&mut self, index: u64, join: Option<Join>) {
         if self.phase == (Phase::Generating { index }) {
             self.ready = Some(index);
             self.on_disk.insert(index);
             self.phase = Phase::Waiting { index };
+            if let Some(join) = join {
+                self.joins.insert(index, join);
+                self.last_join = Some(join);
+            }
         }
+    }
+
+    /// How the latest segment joins its predecessor.
+    pub fn last_join(&self) -> Option<Join> {
+        self.last_join
+    }
+
+    /// Whether segment `index` continues the same music as its predecessor; a session's first segment
+    /// continues nothing.
+    pub fn correlated(&self, index: u64) -> bool {
+        self.joins.get(&index).is_some_and(|j| j.correlated)
     }
 
     /// Generation gave up.
@@ -153,6 +173,7 @@ impl Core {
         let old: Vec<u64> = self.on_disk.range(..index).copied().collect();
         for n in &old {
             self.on_disk.remove(n);
+            self.joins.remove(n);
         }
         // Only the newest prompts still matter once old segments are gone.
         let keep_from = self
@@ -199,7 +220,7 @@ mod tests {
     /// Generates and finishes the next segment.
     fn make(core: &mut Core) -> u64 {
         let plan = core.begin().expect("allowed to start");
-        core.finished(plan.index);
+        core.finished(plan.index, None);
         plan.index
     }
 
@@ -266,7 +287,7 @@ mod tests {
             1,
             "a newer prompt replaces one not yet used"
         );
-        c.finished(0);
+        c.finished(0, None);
         assert_eq!(c.set_prompt("bright".into()), 1);
         assert_eq!(
             (c.prompt_for(0), c.prompt_for(1), c.prompt_for(7)),
@@ -293,12 +314,36 @@ mod tests {
         assert_eq!(c.state(), SessionState::Error);
         assert_eq!(c.error().unwrap().message, "down");
         assert_eq!(c.begin(), None);
-        c.finished(0);
+        c.finished(0, None);
         assert_eq!(
             c.latest(),
             None,
             "a late result of a failed job is not published"
         );
+    }
+
+    #[test]
+    fn each_segment_on_disk_remembers_how_it_joins_and_the_status_shows_the_latest() {
+        let mut c = core();
+        make(&mut c);
+        c.downloaded(0);
+        let join = |segment, correlated| Join {
+            segment,
+            gain_db: 1.5,
+            residual_db: -80.0,
+            correlated,
+        };
+        c.begin();
+        c.finished(1, Some(join(1, false)));
+        assert!(!c.correlated(0), "a first segment continues nothing");
+        assert!(!c.correlated(1));
+        c.downloaded(1);
+        c.begin();
+        c.finished(2, Some(join(2, true)));
+        assert!(c.correlated(2));
+        assert_eq!(c.last_join(), Some(join(2, true)));
+        c.downloaded(2);
+        assert!(!c.joins.contains_key(&1), "forgotten with its segment");
     }
 
     #[test]
