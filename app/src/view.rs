@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::access::Ask;
+use crate::api::{BackendInfo, BridgeReason, StartingInfo, StartingPhase};
 use crate::player::telemetry::Telemetry;
 use crate::player::timeline::Placement;
 use crate::settings::{CROSSFADE, MAX_LEAD, VOLUME};
@@ -72,6 +73,48 @@ pub struct Frame {
     pub upcoming: Option<Upcoming>,
 }
 
+/// Who makes the music, in the listener's words: the model and its language model (and why not the
+/// first choice), or the embedded synthesizer and why it stands in.
+pub fn generator_words(backend: &BackendInfo, starting: Option<&StartingInfo>) -> String {
+    let waiting = |what: &str| match starting {
+        Some(s) => format!("{what} ({:.0} s so far)", s.elapsed_seconds),
+        None => what.to_string(),
+    };
+    if backend.kind == "acestep" && backend.active == "synth" {
+        let why = match (backend.bridge_reason, starting.map(|s| s.phase)) {
+            (Some(BridgeReason::ModelLoading), Some(StartingPhase::StartingContainer)) => {
+                waiting("while the model's container starts")
+            }
+            (Some(BridgeReason::ModelLoading), Some(StartingPhase::LoadingModel)) => {
+                waiting("while the model loads")
+            }
+            (Some(BridgeReason::ModelLoading), None) => {
+                "while the model makes its first segment".to_string()
+            }
+            (Some(BridgeReason::Unreachable), _) => {
+                "because the model cannot be reached; it returns when the model answers".to_string()
+            }
+            (Some(BridgeReason::Failing), _) => {
+                "because the model's segments fail; it returns when the model recovers".to_string()
+            }
+            (None, _) => String::new(),
+        };
+        return format!("Embedded synthesizer {why}").trim_end().to_string();
+    }
+    match backend.kind.as_str() {
+        "acestep" => {
+            let model = backend.model.as_deref().unwrap_or("ACE-Step");
+            let lm = match (&backend.lm_model, &backend.lm_fallback_reason) {
+                (Some(lm), Some(why)) => format!(", language model {lm} ({why})"),
+                (Some(lm), None) => format!(", language model {lm}"),
+                (None, _) => String::new(),
+            };
+            format!("ACE-Step {model}{lm}")
+        }
+        _ => "Embedded synthesizer".to_string(),
+    }
+}
+
 /// The player's reactive state and the listener's settings, shared with the UI.
 #[derive(Clone, Copy)]
 pub struct View {
@@ -83,6 +126,8 @@ pub struct View {
     /// The segment downloading and how far along (0..1).
     pub download: RwSignal<Option<(u64, f64)>>,
     pub applies_from: RwSignal<Option<u64>>,
+    /// Who makes the music now, in plain words.
+    pub generator: RwSignal<String>,
     pub telemetry: RwSignal<Telemetry>,
     pub frame: RwSignal<Frame>,
     /// Set while a request waits for the listener to enter the server's access token.
@@ -104,6 +149,7 @@ impl View {
             progress: RwSignal::new(0.0),
             download: RwSignal::new(None),
             applies_from: RwSignal::new(None),
+            generator: RwSignal::new(String::new()),
             telemetry: RwSignal::new(Telemetry::default()),
             frame: RwSignal::new(Frame::default()),
             asking: RwSignal::new(None),
@@ -112,5 +158,56 @@ impl View {
             volume: RwSignal::new(VOLUME.default),
             max_lead: RwSignal::new(MAX_LEAD.default),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(active: &str, reason: Option<BridgeReason>) -> BackendInfo {
+        BackendInfo {
+            kind: "acestep".into(),
+            model: Some("acestep-v15-sft".into()),
+            lm_model: Some("acestep-5Hz-lm-1.7B".into()),
+            lm_fallback_reason: Some("the server offers only acestep-5Hz-lm-1.7B".into()),
+            active: active.into(),
+            bridge_reason: reason,
+        }
+    }
+
+    #[test]
+    fn the_page_says_who_plays_and_why_in_plain_words() {
+        let loading = StartingInfo {
+            phase: StartingPhase::LoadingModel,
+            service: "acestep".into(),
+            elapsed_seconds: 12.4,
+            log_tail: Vec::new(),
+        };
+        assert_eq!(
+            generator_words(
+                &backend("synth", Some(BridgeReason::ModelLoading)),
+                Some(&loading)
+            ),
+            "Embedded synthesizer while the model loads (12 s so far)"
+        );
+        assert_eq!(
+            generator_words(&backend("synth", Some(BridgeReason::ModelLoading)), None),
+            "Embedded synthesizer while the model makes its first segment"
+        );
+        assert!(
+            generator_words(&backend("synth", Some(BridgeReason::Unreachable)), None)
+                .contains("cannot be reached")
+        );
+        assert_eq!(
+            generator_words(&backend("acestep", None), None),
+            "ACE-Step acestep-v15-sft, language model acestep-5Hz-lm-1.7B (the server offers only acestep-5Hz-lm-1.7B)"
+        );
+        let synth = BackendInfo {
+            kind: "synth".into(),
+            active: "synth".into(),
+            ..backend("synth", None)
+        };
+        assert_eq!(generator_words(&synth, None), "Embedded synthesizer");
     }
 }

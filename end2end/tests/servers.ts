@@ -71,16 +71,23 @@ export type Double = {
   faults(f: Record<string, number>): Promise<void>;
   requests(): Promise<{ path: string; release_task?: { prompt?: string; task_type?: string } }[]>;
   stop(): Promise<void>;
+  /** Starts it again on the same port, as a model server coming back. */
+  start(): Promise<void>;
 };
 
 /** The ACE-Step test double (`acestep-double`), speaking ACE-Step's HTTP API. */
 export async function startDouble(args: string[] = []): Promise<Double> {
   const port = nextPort++;
   const url = `http://127.0.0.1:${port}`;
-  const child = launch("acestep-double", ["--port", String(port), ...args], url);
+  const all = ["--port", String(port), ...args];
+  let child = launch("acestep-double", all, url);
   await waitFor(`${url}/health`, child);
   return {
     url,
+    async start() {
+      child = launch("acestep-double", all, url);
+      await waitFor(`${url}/health`, child);
+    },
     async faults(f) {
       const reply = await fetch(`${url}/_double/faults`, {
         method: "POST",

@@ -87,8 +87,9 @@ test.describe("with a server of its own", () => {
   test("a generator slower than real time: holds are counted and nothing goes silent", async ({ page }) => {
     test.setTimeout(150_000);
     double = await startDouble(["--delay-ms", "9000"]);
+    // Without the bridge: with it, the synthesizer would stand in for the late segments.
     server = await startServer([
-      "--segment-seconds", "8", "--overlap-seconds", "2",
+      "--no-bridge", "--segment-seconds", "8", "--overlap-seconds", "2",
       "--backend", "acestep", "--acestep-url", double.url, "--acestep-model", "acestep-v15-turbo",
       "--poll-interval-ms", "100",
     ]);
@@ -105,7 +106,7 @@ test.describe("with a server of its own", () => {
     test.setTimeout(120_000);
     double = await startDouble();
     server = await startServer([
-      "--segment-seconds", "8", "--overlap-seconds", "2",
+      "--no-bridge", "--segment-seconds", "8", "--overlap-seconds", "2",
       "--backend", "acestep", "--acestep-url", double.url, "--acestep-model", "acestep-v15-turbo",
       "--poll-interval-ms", "50",
     ]);
@@ -141,8 +142,9 @@ test.describe("with a server of its own", () => {
   test("an error shows a plain message and Retry recovers once the server does", async ({ page }) => {
     test.setTimeout(90_000);
     double = await startDouble();
+    // Without the bridge a failing model is an error the listener sees (with it, the synthesizer plays).
     server = await startServer([
-      "--backend", "acestep", "--acestep-url", double.url, "--acestep-model", "acestep-v15-turbo",
+      "--no-bridge", "--backend", "acestep", "--acestep-url", double.url, "--acestep-model", "acestep-v15-turbo",
       "--segment-seconds", "8", "--overlap-seconds", "2", "--poll-interval-ms", "50",
       "--max-attempts", "2", "--retry-backoff-ms", "50",
     ]);

@@ -53,6 +53,15 @@ export type Heard = {
   crossfades: {
     index: number;
     hold: boolean;
+    /** Crossfaded as different music: powers, not amplitudes, sum to one. */
+    equalPower: boolean;
+    /**
+     * Into a segment that continues the same music: the level step a listener hears at the join, in dB.
+     * The heard audio in the second before the crossfade (the outgoing segment) against the incoming
+     * buffer's own audio for the same moments, relative to the same comparison just after the crossfade.
+     * `null` when the incoming buffer holds no audio before its crossfade.
+     */
+    joinStepDb: number | null;
     /**
      * Loudness change the crossfade causes, in dB. Into a segment: the heard audio against the incoming
      * buffer's own audio for the same moments (relative to the same comparison just after the crossfade).
@@ -73,7 +82,7 @@ export type Heard = {
 export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
   return page.evaluate((searchSeconds) => {
     type Block = { time: number; left: Float32Array };
-    type Fade = { index: number; hold: boolean; start: number; end: number };
+    type Fade = { index: number; hold: boolean; equalPower: boolean; start: number; end: number };
     type Source = { buffer: AudioBuffer | null; when: number; offset: number };
     const tap = (window as unknown as { __tap: { rate: number; blocks: Block[]; sources: Source[] } }).__tap;
     const fades = (window as unknown as { tsuzukiTelemetry?: { crossfades: Fade[] } }).tsuzukiTelemetry?.crossfades ?? [];
@@ -189,6 +198,7 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
         const [repeat, repeatLag] = bestRepeat(Math.floor(index(c.end + 0.05) / D));
         let levelDiffDb = rms(a, b) - (before + after) / 2;
         let refStep: number | null = null;
+        let joinStepDb: number | null = null;
         const source = tap.sources.find((s) => Math.abs(s.when - c.start) < 1e-6 && s.buffer);
         if (!c.hold && source?.buffer) {
           const data = source.buffer.getChannelData(0);
@@ -199,6 +209,10 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
             return 10 * Math.log10(sum / Math.max(1, at(to) - at(from)) + 1e-20);
           };
           levelDiffDb = rms(a, b) - refRms(c.start, c.end) - (after - refRms(c.end, c.end + 2));
+          if (at(c.start - 1) >= 0) {
+            joinStepDb =
+              rms(index(c.start - 1), a) - refRms(c.start - 1, c.start) - (rms(b, index(c.end + 1)) - refRms(c.end, c.end + 1));
+          }
           const gain = Math.pow(10, (after - refRms(c.end, c.end + 2)) / 20);
           refStep = 0;
           for (let i = at(c.start); i < at(c.end); i++) refStep = Math.max(refStep, Math.abs((data[i] ?? 0) - (data[i - 1] ?? 0)) * gain);
@@ -206,6 +220,8 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
         return {
           index: c.index,
           hold: c.hold,
+          equalPower: c.equalPower,
+          joinStepDb,
           levelDiffDb,
           maxStepIn: maxStep(a - 1, b + 1),
           maxStepAround: Math.max(maxStep(index(c.start - 2), a), maxStep(b, index(c.end + 2))),

@@ -8,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, RequestInit, Response};
 
 use crate::access::{self, Ask, Step};
-use crate::api::{ErrorBody, SEGMENT_INDEX_HEADER};
+use crate::api::{ErrorBody, JOIN_CORRELATED_HEADER, SEGMENT_INDEX_HEADER};
 use crate::storage;
 use crate::view::View;
 
@@ -152,8 +152,12 @@ pub async fn json<T: DeserializeOwned>(
 }
 
 /// Downloads segment `index`, checking the server sent exactly that one and reporting progress (0..1) as
-/// bytes arrive. Returns the bytes and the download latency in seconds.
-pub async fn segment(index: u64, progress: impl Fn(f64)) -> Result<(ArrayBuffer, f64), String> {
+/// bytes arrive. Returns the bytes, the download latency in seconds, and whether the segment continues
+/// the same music as the one before.
+pub async fn segment(
+    index: u64,
+    progress: impl Fn(f64),
+) -> Result<(ArrayBuffer, f64, bool), String> {
     let url = format!("/audio/{index}.wav");
     let token = storage::token();
     let token = token.as_deref();
@@ -168,6 +172,8 @@ pub async fn segment(index: u64, progress: impl Fn(f64)) -> Result<(ArrayBuffer,
         log_error(&message);
         return Err(message);
     }
+    let correlated = reply.headers().get(JOIN_CORRELATED_HEADER).ok().flatten();
+    let correlated = correlated.as_deref() == Some("true");
     let total: f64 = reply
         .headers()
         .get("content-length")
@@ -208,5 +214,5 @@ pub async fn segment(index: u64, progress: impl Fn(f64)) -> Result<(ArrayBuffer,
         "download of segment {index} done in {:.0} ms ({received} bytes)",
         latency * 1000.0
     ));
-    Ok((bytes.buffer(), latency))
+    Ok((bytes.buffer(), latency, correlated))
 }

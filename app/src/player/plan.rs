@@ -23,6 +23,9 @@ pub struct State<'a> {
     pub voices: &'a [VoiceView],
     /// The segment downloaded and decoded, waiting to be scheduled.
     pub pending: Option<u64>,
+    /// Whether the pending segment continues the same music as its predecessor (the server's
+    /// `X-Join-Correlated`); if not, it crossfades in with equal power.
+    pub pending_correlated: bool,
     pub downloading: Option<u64>,
     /// The latest segment the server offers.
     pub latest: Option<u64>,
@@ -217,12 +220,20 @@ fn schedule(state: &State<'_>, wanted: Option<u64>, ready: bool, now: f64) -> Op
     match state.voices.last() {
         Some(last) if !state.fresh => match t.decide(&last.placement, now, ready, DECIDE_MARGIN) {
             Decision::Wait => None,
-            // A segment continues the same music in step: amplitudes sum to one.
+            // A segment that continues the same music in step: amplitudes sum to one. One the model
+            // changed, or new music after a change of generator: powers sum to one.
             Decision::Next => wanted.map(|index| Schedule {
                 kind: Kind::Next,
                 index,
                 placement: t.next(&last.placement),
-                entry: Entry::Crossfade(t.crossfade, Blend::Correlated),
+                entry: Entry::Crossfade(
+                    t.crossfade,
+                    if state.pending_correlated {
+                        Blend::Correlated
+                    } else {
+                        Blend::Uncorrelated
+                    },
+                ),
             }),
             // A hold jumps back in the music: powers sum to one.
             Decision::Hold => Some(Schedule {
@@ -291,6 +302,7 @@ mod tests {
             latency: 0.2,
             voices,
             pending: None,
+            pending_correlated: true,
             downloading: None,
             latest: None,
             fresh: false,
@@ -386,6 +398,15 @@ mod tests {
         );
         assert_eq!(next.placement.fade_in, first.fade_out);
         assert_eq!(next.entry, Entry::Crossfade(4.0, Blend::Correlated));
+        s.pending_correlated = false;
+        assert_eq!(
+            super::plan(&s, first.fade_out - 1.0, 0.0)
+                .schedule
+                .unwrap()
+                .entry,
+            Entry::Crossfade(4.0, Blend::Uncorrelated),
+            "different music crossfades with equal power"
+        );
         // The upcoming segment is now the one after it, and the first fades out as it comes in.
         let frame = &plan.frame;
         assert_eq!(frame.voices.len(), 2);

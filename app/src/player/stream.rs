@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use web_sys::AudioBuffer;
 
 use crate::api::{SessionState, StartRequest, Status};
-use crate::view::{PlayerState, View, VoiceView};
+use crate::view::{generator_words, PlayerState, View, VoiceView};
 
 use super::audio_graph::{self, AudioGraph, Voice};
 use super::lookahead::Lookahead;
@@ -31,7 +31,7 @@ struct Stream {
     sync: Sync,
     voices: VecDeque<Voice>,
     /// The next segment, downloaded and decoded.
-    pending: Option<(u64, AudioBuffer)>,
+    pending: Option<(u64, AudioBuffer, bool)>,
     downloading: Option<u64>,
     /// Do not retry a failed download before this page time (ms).
     retry_at: f64,
@@ -123,6 +123,8 @@ async fn observe(run: &Run, stream: &Rc<RefCell<Stream>>, status: Status) {
         status.state == SessionState::Idle
     };
     view.generating.set(status.generating_index);
+    view.generator
+        .set(generator_words(&status.backend, status.starting.as_ref()));
     view.progress.set(status.progress);
     match (&status.error, status.state) {
         (Some(error), SessionState::Error) => {
@@ -181,7 +183,8 @@ fn tick(run: &Run, stream: &Rc<RefCell<Stream>>) -> Result<(), String> {
         lookahead: s.lookahead,
         latency: s.latency,
         voices: &voices,
-        pending: s.pending.as_ref().map(|(i, _)| *i),
+        pending: s.pending.as_ref().map(|(i, _, _)| *i),
+        pending_correlated: s.pending.as_ref().is_some_and(|(_, _, c)| *c),
         downloading: s.downloading,
         latest: s.sync.latest,
         fresh: s.fresh,
@@ -224,7 +227,7 @@ fn put(run: &Run, s: &mut Stream, schedule: &Schedule) -> Result<(), String> {
     let buffer = match schedule.kind {
         Kind::Hold => s.voices.back().map(|v| v.buffer.clone()),
         Kind::Start | Kind::Next => match s.pending.take() {
-            Some((index, buffer)) if index == schedule.index => Some(buffer),
+            Some((index, buffer, _)) if index == schedule.index => Some(buffer),
             other => {
                 s.pending = other;
                 None
@@ -283,16 +286,17 @@ fn put(run: &Run, s: &mut Stream, schedule: &Schedule) -> Result<(), String> {
 async fn download(run: Run, stream: Rc<RefCell<Stream>>, index: u64, session: Option<String>) {
     let view = run.view;
     let outcome = async {
-        let (bytes, took) = net::segment(index, |p| view.download.set(Some((index, p)))).await?;
+        let (bytes, took, correlated) =
+            net::segment(index, |p| view.download.set(Some((index, p)))).await?;
         let promise = run.with_graph(|g| g.decode(&bytes)).ok_or("stopped")??;
-        Ok::<_, String>((audio_graph::decoded(promise).await?, took))
+        Ok::<_, String>((audio_graph::decoded(promise).await?, took, correlated))
     }
     .await;
     view.download.set(None);
     let Some(mut s) = borrow(&stream) else { return };
     s.downloading = None;
     match outcome {
-        Ok((buffer, took)) => {
+        Ok((buffer, took, correlated)) => {
             let last = s.voices.back().map(|v| v.index);
             let starting = last.is_none() || s.fresh;
             let wanted = plan::wanted(
@@ -312,7 +316,7 @@ async fn download(run: Run, stream: Rc<RefCell<Stream>>, index: u64, session: Op
             // Weigh the slowest recent download most: the lead must cover the bad cases.
             s.latency = took.max(s.latency * 0.7);
             s.telemetry.last_latency = took;
-            s.pending = Some((index, buffer));
+            s.pending = Some((index, buffer, correlated));
         }
         Err(e) => {
             net::log_error(&format!("segment {index}: {e}; trying again shortly"));

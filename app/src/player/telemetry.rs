@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::plan::{Kind, Schedule};
-use super::timeline::Entry;
+use super::timeline::{Blend, Entry};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,6 +37,8 @@ pub struct Telemetry {
 pub struct Crossfade {
     pub index: u64,
     pub hold: bool,
+    /// Crossfaded as different music (equal power), not as the same music in step.
+    pub equal_power: bool,
     pub start: f64,
     pub end: f64,
 }
@@ -55,12 +57,13 @@ impl Telemetry {
     /// Counts a voice put on the graph: a segment played, a switch or a hold, and its crossfade.
     pub fn count(&mut self, schedule: &Schedule) {
         let at = schedule.placement.fade_in;
-        if let (Kind::Next | Kind::Hold, Entry::Crossfade(seconds, _)) =
+        if let (Kind::Next | Kind::Hold, Entry::Crossfade(seconds, blend)) =
             (schedule.kind, schedule.entry)
         {
             self.record(Crossfade {
                 index: schedule.index,
                 hold: schedule.hold(),
+                equal_power: blend == Blend::Uncorrelated,
                 start: at,
                 end: at + seconds,
             });

@@ -12,6 +12,7 @@ pub fn StreamPanel() -> impl IntoView {
     view! {
         <section class="stream">
             <Timeline frame=view.frame/>
+            <p id="generator" class="generator">{move || view.generator.get()}</p>
             <div class="progress">
                 <span>
                     {move || match view.generating.get() {
