@@ -96,6 +96,10 @@ pub struct Join {
     /// The overlap is the same music as what was heard, so the player crossfades with gains summing to
     /// one; otherwise with equal power.
     pub correlated: bool,
+    /// How much the overlap still shares with what was heard (0..1, the normalised correlation): an
+    /// equal-power crossfade is corrected by it, so shared music does not add up louder.
+    #[serde(default)]
+    pub correlation: f64,
 }
 
 /// Why the session stopped generating.
@@ -249,6 +253,10 @@ pub const SEGMENT_INDEX_HEADER: &str = "x-segment-index";
 /// The header that says (`true`/`false`) whether a segment's overlap is the same music as its
 /// predecessor's tail, which decides the player's crossfade curve.
 pub const JOIN_CORRELATED_HEADER: &str = "x-join-correlated";
+
+/// The header with a segment's [`Join::correlation`], for the crossfade curve of a join that is not
+/// correlated.
+pub const JOIN_CORRELATION_HEADER: &str = "x-join-correlation";
 
 #[cfg(test)]
 mod tests {

@@ -63,9 +63,10 @@ export type Heard = {
      */
     joinStepDb: number | null;
     /**
-     * Loudness change the crossfade causes, in dB. Into a segment: the heard audio against the incoming
-     * buffer's own audio for the same moments (relative to the same comparison just after the crossfade).
-     * Into a hold, whose two signals differ: the crossfade against the 2 s on either side.
+     * Loudness change the crossfade causes, in dB. Into a segment that continues the same music: the heard
+     * audio against the incoming buffer's own audio for the same moments (relative to the same comparison
+     * just after the crossfade). Into a hold, whose two signals differ: the crossfade against the mean of
+     * the 2 s on either side; into different music, how far it strays outside the span of those two.
      */
     levelDiffDb: number;
     maxStepIn: number;
@@ -196,7 +197,12 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
         const before = rms(index(c.start - 2), a);
         const after = rms(b, index(c.end + 2));
         const [repeat, repeatLag] = bestRepeat(Math.floor(index(c.end + 0.05) / D));
-        let levelDiffDb = rms(a, b) - (before + after) / 2;
+        // Into different music: how far the crossfade strays outside the span between the music on either
+        // side (the two may differ, an equal-power blend of them lies between). Into a hold: against their mean.
+        const inside = rms(a, b);
+        let levelDiffDb = c.equalPower
+          ? inside - Math.min(Math.max(inside, Math.min(before, after)), Math.max(before, after))
+          : inside - (before + after) / 2;
         let refStep: number | null = null;
         let joinStepDb: number | null = null;
         const source = tap.sources.find((s) => Math.abs(s.when - c.start) < 1e-6 && s.buffer);
@@ -208,7 +214,9 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
             for (let i = at(from); i < at(to); i++) sum += (data[i] ?? 0) ** 2;
             return 10 * Math.log10(sum / Math.max(1, at(to) - at(from)) + 1e-20);
           };
-          levelDiffDb = rms(a, b) - refRms(c.start, c.end) - (after - refRms(c.end, c.end + 2));
+          // Between different music the two signals' powers add, so the crossfade is judged against its
+          // surroundings, as a hold is; the same music is judged against the incoming buffer itself.
+          if (!c.equalPower) levelDiffDb = rms(a, b) - refRms(c.start, c.end) - (after - refRms(c.end, c.end + 2));
           if (at(c.start - 1) >= 0) {
             joinStepDb =
               rms(index(c.start - 1), a) - refRms(c.start - 1, c.start) - (rms(b, index(c.end + 1)) - refRms(c.end, c.end + 1));

@@ -1,5 +1,6 @@
 //! What the server itself spends per segment (besides the model), against merely copying the same bytes,
-//! and how fast the embedded synthesizer renders, as a multiple of real time on one core.
+//! what joining a segment to what was heard costs (gain match and loudness levelling), and how fast the
+//! embedded synthesizer renders, as a multiple of real time on one core.
 //!
 //! `cargo bench -p server --bench segment`. Figures are medians of repeated runs; compare the ratios,
 //! which hold up on a busy machine better than the absolute times.
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tsuzuki_audio::synth::{continuation, Score, Style};
-use tsuzuki_audio::{convert, frames_in, seed, wav, Audio};
+use tsuzuki_audio::{convert, frames_in, join, loudness, seed, wav, Audio};
 
 const RATE: u32 = 48_000;
 const SEGMENT: f64 = 60.0;
@@ -83,6 +84,25 @@ fn main() {
     let work = time(15, || {
         server_work(dir.path(), &tail, results.pop().expect("one per run"))
     });
+    // What joining adds: the overlap's gain measured against the tail heard, undone, and the new material
+    // levelled to -16 LUFS with the true-peak limiter, on a result that came back 3 dB quieter.
+    let heard = seed::build(&audio, frames_in(OVERLAP, RATE), frames_in(OVERLAP, RATE));
+    let mut quieter = audio.clone();
+    quieter
+        .channels
+        .iter_mut()
+        .flatten()
+        .for_each(|s| *s *= 0.708);
+    let joining = time(5, || {
+        let mut returned = quieter.clone();
+        let measured = join::measure(&heard, &returned, frames_in(OVERLAP, RATE));
+        measured.apply(&mut returned);
+        std::hint::black_box(loudness::level(
+            &mut returned,
+            frames_in(OVERLAP, RATE),
+            -16.0,
+        ));
+    });
     let at_44k = convert::to_layout(audio.clone(), 44_100, 2, frames_in(SEGMENT, 44_100));
     let resample = time(5, || {
         std::hint::black_box(convert::to_layout(at_44k.clone(), RATE, 2, frames));
@@ -98,6 +118,11 @@ fn main() {
         "server work per segment            {:8.2} ms  ({:.1}x the copy; goal < 20 ms)",
         ms(work),
         work.as_secs_f64() / copy.as_secs_f64()
+    );
+    println!(
+        "join and level a segment           {:8.2} ms  ({:.2}x the synthesizer's render of it)",
+        ms(joining),
+        joining.as_secs_f64() / synth.as_secs_f64()
     );
     println!(
         "resample a 44.1 kHz result to 48k  {:8.2} ms  (only when a model returns another rate)",

@@ -8,11 +8,14 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, RequestInit, Response};
 
 use crate::access::{self, Ask, Step};
-use crate::api::{ErrorBody, JOIN_CORRELATED_HEADER, SEGMENT_INDEX_HEADER};
+use crate::api::{
+    ErrorBody, JOIN_CORRELATED_HEADER, JOIN_CORRELATION_HEADER, SEGMENT_INDEX_HEADER,
+};
 use crate::storage;
 use crate::view::View;
 
 use super::gate::Gate;
+use super::timeline::{join_blend, Blend};
 
 /// Writes a timestamped line to the developer console.
 pub fn log(message: &str) {
@@ -152,12 +155,12 @@ pub async fn json<T: DeserializeOwned>(
 }
 
 /// Downloads segment `index`, checking the server sent exactly that one and reporting progress (0..1) as
-/// bytes arrive. Returns the bytes, the download latency in seconds, and whether the segment continues
-/// the same music as the one before.
+/// bytes arrive. Returns the bytes, the download latency in seconds, and how the segment crossfades in
+/// from the one before.
 pub async fn segment(
     index: u64,
     progress: impl Fn(f64),
-) -> Result<(ArrayBuffer, f64, bool), String> {
+) -> Result<(ArrayBuffer, f64, Blend), String> {
     let url = format!("/audio/{index}.wav");
     let token = storage::token();
     let token = token.as_deref();
@@ -172,8 +175,11 @@ pub async fn segment(
         log_error(&message);
         return Err(message);
     }
-    let correlated = reply.headers().get(JOIN_CORRELATED_HEADER).ok().flatten();
-    let correlated = correlated.as_deref() == Some("true");
+    let header = |name| reply.headers().get(name).ok().flatten();
+    let blend = join_blend(
+        header(JOIN_CORRELATED_HEADER).as_deref(),
+        header(JOIN_CORRELATION_HEADER).as_deref(),
+    );
     let total: f64 = reply
         .headers()
         .get("content-length")
@@ -214,5 +220,5 @@ pub async fn segment(
         "download of segment {index} done in {:.0} ms ({received} bytes)",
         latency * 1000.0
     ));
-    Ok((bytes.buffer(), latency, correlated))
+    Ok((bytes.buffer(), latency, blend))
 }

@@ -23,9 +23,9 @@ pub struct State<'a> {
     pub voices: &'a [VoiceView],
     /// The segment downloaded and decoded, waiting to be scheduled.
     pub pending: Option<u64>,
-    /// Whether the pending segment continues the same music as its predecessor (the server's
-    /// `X-Join-Correlated`); if not, it crossfades in with equal power.
-    pub pending_correlated: bool,
+    /// How the pending segment crossfades in: as the same music (the server's `X-Join-Correlated`), or
+    /// as different music sharing `X-Join-Correlation` with its predecessor.
+    pub pending_blend: Blend,
     pub downloading: Option<u64>,
     /// The latest segment the server offers.
     pub latest: Option<u64>,
@@ -226,21 +226,14 @@ fn schedule(state: &State<'_>, wanted: Option<u64>, ready: bool, now: f64) -> Op
                 kind: Kind::Next,
                 index,
                 placement: t.next(&last.placement),
-                entry: Entry::Crossfade(
-                    t.crossfade,
-                    if state.pending_correlated {
-                        Blend::Correlated
-                    } else {
-                        Blend::Uncorrelated
-                    },
-                ),
+                entry: Entry::Crossfade(t.crossfade, state.pending_blend),
             }),
             // A hold jumps back in the music: powers sum to one.
             Decision::Hold => Some(Schedule {
                 kind: Kind::Hold,
                 index: last.index,
                 placement: t.hold(&last.placement),
-                entry: Entry::Crossfade(t.crossfade, Blend::Uncorrelated),
+                entry: Entry::Crossfade(t.crossfade, Blend::Uncorrelated(0.0)),
             }),
         },
         _ => wanted.filter(|_| ready).map(|index| Schedule {
@@ -251,7 +244,7 @@ fn schedule(state: &State<'_>, wanted: Option<u64>, ready: bool, now: f64) -> Op
             entry: if state.voices.is_empty() {
                 Entry::Quick
             } else {
-                Entry::Crossfade(t.crossfade, Blend::Uncorrelated)
+                Entry::Crossfade(t.crossfade, Blend::Uncorrelated(0.0))
             },
         }),
     }
@@ -302,7 +295,7 @@ mod tests {
             latency: 0.2,
             voices,
             pending: None,
-            pending_correlated: true,
+            pending_blend: Blend::Correlated,
             downloading: None,
             latest: None,
             fresh: false,
@@ -398,13 +391,13 @@ mod tests {
         );
         assert_eq!(next.placement.fade_in, first.fade_out);
         assert_eq!(next.entry, Entry::Crossfade(4.0, Blend::Correlated));
-        s.pending_correlated = false;
+        s.pending_blend = Blend::Uncorrelated(0.4);
         assert_eq!(
             super::plan(&s, first.fade_out - 1.0, 0.0)
                 .schedule
                 .unwrap()
                 .entry,
-            Entry::Crossfade(4.0, Blend::Uncorrelated),
+            Entry::Crossfade(4.0, Blend::Uncorrelated(0.4)),
             "different music crossfades with equal power"
         );
         // The upcoming segment is now the one after it, and the first fades out as it comes in.
@@ -425,7 +418,7 @@ mod tests {
         let hold = plan.schedule.expect("a hold");
         assert_eq!((hold.kind, hold.index, hold.hold()), (Kind::Hold, 3, true));
         assert_eq!(hold.placement, T.hold(&first));
-        assert_eq!(hold.entry, Entry::Crossfade(4.0, Blend::Uncorrelated));
+        assert_eq!(hold.entry, Entry::Crossfade(4.0, Blend::Uncorrelated(0.0)));
         assert_eq!(plan.frame.voices.last().map(|v| v.hold), Some(true));
         // Still waiting for segment 4 after the hold, which now plays until its own fade-out.
         assert_eq!(plan.fetch, None, "it is downloading");
@@ -466,7 +459,7 @@ mod tests {
         let start = plan.schedule.expect("starts");
         assert_eq!((start.kind, start.index), (Kind::Start, 0));
         assert_eq!(start.fades_from(voices.len()), 0);
-        assert_eq!(start.entry, Entry::Crossfade(4.0, Blend::Uncorrelated));
+        assert_eq!(start.entry, Entry::Crossfade(4.0, Blend::Uncorrelated(0.0)));
         let ends: Vec<f64> = plan.frame.voices.iter().map(|v| v.placement.end).collect();
         assert_eq!(ends[..2], [50.0 + START_AHEAD + 4.0; 2]);
     }

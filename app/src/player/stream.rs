@@ -16,7 +16,7 @@ use super::lookahead::Lookahead;
 use super::plan::{self, Kind, Schedule, Shown};
 use super::sync::{Sync, Verdict};
 use super::telemetry::Telemetry;
-use super::timeline::{Entry, Timeline};
+use super::timeline::{Blend, Entry, Timeline};
 use super::{net, show, Run};
 
 /// How often to ask the server for its status while music plays, and while waiting for the first sound.
@@ -31,7 +31,7 @@ struct Stream {
     sync: Sync,
     voices: VecDeque<Voice>,
     /// The next segment, downloaded and decoded.
-    pending: Option<(u64, AudioBuffer, bool)>,
+    pending: Option<(u64, AudioBuffer, Blend)>,
     downloading: Option<u64>,
     /// Do not retry a failed download before this page time (ms).
     retry_at: f64,
@@ -184,7 +184,10 @@ fn tick(run: &Run, stream: &Rc<RefCell<Stream>>) -> Result<(), String> {
         latency: s.latency,
         voices: &voices,
         pending: s.pending.as_ref().map(|(i, _, _)| *i),
-        pending_correlated: s.pending.as_ref().is_some_and(|(_, _, c)| *c),
+        pending_blend: s
+            .pending
+            .as_ref()
+            .map_or(Blend::Correlated, |(_, _, blend)| *blend),
         downloading: s.downloading,
         latest: s.sync.latest,
         fresh: s.fresh,
@@ -286,17 +289,17 @@ fn put(run: &Run, s: &mut Stream, schedule: &Schedule) -> Result<(), String> {
 async fn download(run: Run, stream: Rc<RefCell<Stream>>, index: u64, session: Option<String>) {
     let view = run.view;
     let outcome = async {
-        let (bytes, took, correlated) =
+        let (bytes, took, blend) =
             net::segment(index, |p| view.download.set(Some((index, p)))).await?;
         let promise = run.with_graph(|g| g.decode(&bytes)).ok_or("stopped")??;
-        Ok::<_, String>((audio_graph::decoded(promise).await?, took, correlated))
+        Ok::<_, String>((audio_graph::decoded(promise).await?, took, blend))
     }
     .await;
     view.download.set(None);
     let Some(mut s) = borrow(&stream) else { return };
     s.downloading = None;
     match outcome {
-        Ok((buffer, took, correlated)) => {
+        Ok((buffer, took, blend)) => {
             let last = s.voices.back().map(|v| v.index);
             let starting = last.is_none() || s.fresh;
             let wanted = plan::wanted(
@@ -316,7 +319,7 @@ async fn download(run: Run, stream: Rc<RefCell<Stream>>, index: u64, session: Op
             // Weigh the slowest recent download most: the lead must cover the bad cases.
             s.latency = took.max(s.latency * 0.7);
             s.telemetry.last_latency = took;
-            s.pending = Some((index, buffer, correlated));
+            s.pending = Some((index, buffer, blend));
         }
         Err(e) => {
             net::log_error(&format!("segment {index}: {e}; trying again shortly"));

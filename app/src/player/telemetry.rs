@@ -63,7 +63,7 @@ impl Telemetry {
             self.record(Crossfade {
                 index: schedule.index,
                 hold: schedule.hold(),
-                equal_power: blend == Blend::Uncorrelated,
+                equal_power: matches!(blend, Blend::Uncorrelated(_)),
                 start: at,
                 end: at + seconds,
             });

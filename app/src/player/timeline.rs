@@ -128,13 +128,15 @@ pub enum Entry {
 
 /// What the two signals in a crossfade have in common, which decides the curve that keeps loudness
 /// constant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Blend {
     /// The same music at the same point (a segment and its successor inside their overlap): the gains must
     /// sum to one.
     Correlated,
-    /// Different music (a hold jumping back, a new session): the powers must sum to one.
-    Uncorrelated,
+    /// Different music (a hold jumping back, a new session, a change of generator, an overlap the model
+    /// changed): the powers must sum to one, corrected for the share `ρ` (0..1, the normalised
+    /// correlation) the two still have, which would otherwise add up louder.
+    Uncorrelated(f64),
 }
 
 /// Gain of the incoming signal `x` of the way (0..1) through a crossfade. The outgoing signal gets the
@@ -144,8 +146,27 @@ pub fn fade_in_gain(blend: Blend, x: f64) -> f64 {
     let raised_cosine = 0.5 - 0.5 * (std::f64::consts::PI * x).cos();
     match blend {
         Blend::Correlated => raised_cosine,
-        Blend::Uncorrelated => (std::f64::consts::FRAC_PI_2 * raised_cosine).sin(),
+        Blend::Uncorrelated(rho) => {
+            // a² + b² + 2ρab = 1 with a = cos, b = sin of the same angle, scaled alike: symmetric, so the
+            // mirror image is the outgoing gain.
+            let angle = std::f64::consts::FRAC_PI_2 * raised_cosine;
+            let (b, a) = angle.sin_cos();
+            b / (1.0 + 2.0 * rho.clamp(0.0, 1.0) * a * b).sqrt()
+        }
     }
+}
+
+/// How a segment crossfades in, from the server's `X-Join-Correlated` and `X-Join-Correlation` headers:
+/// without a clear "true" it is different music, sharing the given correlation (none if unreadable).
+pub fn join_blend(correlated: Option<&str>, correlation: Option<&str>) -> Blend {
+    if correlated == Some("true") {
+        return Blend::Correlated;
+    }
+    let rho = correlation
+        .and_then(|c| c.trim().parse::<f64>().ok())
+        .filter(|c| c.is_finite())
+        .map_or(0.0, |c| c.clamp(0.0, 1.0));
+    Blend::Uncorrelated(rho)
 }
 
 /// `points` gains for a fade-in curve (Web Audio's `setValueCurveAtTime`); reversed, the fade-out.
@@ -212,22 +233,45 @@ mod tests {
                 fade_in_gain(Blend::Correlated, 1.0 - x),
             );
             assert!((fade_in + fade_out - 1.0).abs() < 1e-12, "amplitude at {x}");
-            let (fade_in, fade_out) = (
-                fade_in_gain(Blend::Uncorrelated, x),
-                fade_in_gain(Blend::Uncorrelated, 1.0 - x),
-            );
-            assert!(
-                (fade_in.powi(2) + fade_out.powi(2) - 1.0).abs() < 1e-12,
-                "power at {x}"
-            );
+            // The mix's power with unit-power signals of correlation ρ: a² + b² + 2ρab.
+            for rho in [0.0, 0.5, 0.9] {
+                let (b, a) = (
+                    fade_in_gain(Blend::Uncorrelated(rho), x),
+                    fade_in_gain(Blend::Uncorrelated(rho), 1.0 - x),
+                );
+                let power = a * a + b * b + 2.0 * rho * a * b;
+                assert!((power - 1.0).abs() < 1e-12, "power at {x} for ρ = {rho}");
+            }
         }
-        for blend in [Blend::Correlated, Blend::Uncorrelated] {
+        for blend in [
+            Blend::Correlated,
+            Blend::Uncorrelated(0.0),
+            Blend::Uncorrelated(0.7),
+        ] {
             let curve = fade_curve(blend, 64);
             assert_eq!((curve[0], curve[63]), (0.0, 1.0));
             assert!(curve.windows(2).all(|w| w[1] >= w[0]), "monotonic");
             // Flat at both ends: no corner where the fade begins or ends.
             assert!(curve[1] < 0.01 && curve[62] > 0.99);
         }
+    }
+
+    #[test]
+    fn the_servers_headers_choose_the_curve() {
+        assert_eq!(join_blend(Some("true"), Some("0.999")), Blend::Correlated);
+        assert_eq!(
+            join_blend(Some("false"), Some("0.5")),
+            Blend::Uncorrelated(0.5)
+        );
+        assert_eq!(join_blend(None, None), Blend::Uncorrelated(0.0));
+        assert_eq!(
+            join_blend(Some("false"), Some("NaN")),
+            Blend::Uncorrelated(0.0)
+        );
+        assert_eq!(
+            join_blend(Some("false"), Some("7")),
+            Blend::Uncorrelated(1.0)
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use app::api::{
     PromptRequest, PromptResponse, StartRequest, Status, JOIN_CORRELATED_HEADER,
-    SEGMENT_INDEX_HEADER,
+    JOIN_CORRELATION_HEADER, SEGMENT_INDEX_HEADER,
 };
 use axum::body::Body as HttpBody;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -131,7 +131,7 @@ async fn audio(
     let started = Instant::now();
     let segment = sessions.open(which)?;
     let (session_id, index, bytes) = (segment.session_id, segment.index, segment.bytes);
-    let correlated = segment.correlated;
+    let join = segment.join;
     let file = ReaderStream::with_capacity(tokio::fs::File::from_std(segment.file), 64 * 1024);
     let body = Counted {
         file,
@@ -148,13 +148,18 @@ async fn audio(
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(SEGMENT_INDEX_HEADER, HeaderValue::from(index));
+    let correlated = join.is_some_and(|j| j.correlated);
     headers.insert(
         JOIN_CORRELATED_HEADER,
         HeaderValue::from_static(if correlated { "true" } else { "false" }),
     );
+    let correlation = join.map_or(0.0, |j| j.correlation);
+    if let Ok(value) = HeaderValue::from_str(&format!("{correlation:.3}")) {
+        headers.insert(JOIN_CORRELATION_HEADER, value);
+    }
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("x-segment-index, x-join-correlated"),
+        HeaderValue::from_static("x-segment-index, x-join-correlated, x-join-correlation"),
     );
     Ok(response)
 }

@@ -36,6 +36,7 @@ pub(super) fn join(
             gain_db: measured.gain_db(),
             residual_db: measured.residual_db,
             correlated,
+            correlation: correlation(measured.residual_db),
         }
     });
     // A matched overlap is what the listener heard: levelling starts after it. Anything else is new music
@@ -52,6 +53,14 @@ pub(super) fn join(
         join,
         levelled,
     }
+}
+
+/// The normalised correlation between the heard overlap and the returned one: the least-squares residual
+/// is what the best gain cannot explain, `1 - ρ²`.
+fn correlation(residual_db: f64) -> f64 {
+    (1.0 - 10f64.powf(residual_db / 10.0))
+        .clamp(0.0, 1.0)
+        .sqrt()
 }
 
 #[cfg(test)]
@@ -83,7 +92,7 @@ mod tests {
         let returned = tone(12.0, 10f32.powf(-4.0 / 20.0), 0.0);
         let joined = join(returned, 3, Some(&heard), true, heard.frames(), None);
         let j = joined.join.unwrap();
-        assert!(j.correlated, "{j:?}");
+        assert!(j.correlated && j.correlation > 0.999, "{j:?}");
         assert!((j.gain_db - 4.0).abs() < 0.05, "{j:?}");
         let head = &joined.audio.channels[0][..heard.frames()];
         let err = head
@@ -102,7 +111,8 @@ mod tests {
         let heard = tone(4.0, 1.0, 0.0);
         let other = tone(12.0, 0.5, 0.37);
         let joined = join(other.clone(), 3, Some(&heard), false, heard.frames(), None);
-        assert!(!joined.join.unwrap().correlated);
+        let j = joined.join.unwrap();
+        assert!(!j.correlated && j.correlation < 0.5, "{j:?}");
         assert_eq!(joined.audio, other, "a text2music is left as it came");
     }
 

@@ -59,8 +59,8 @@ pub struct Segment {
     pub index: u64,
     pub file: std::fs::File,
     pub bytes: u64,
-    /// Whether its overlap is the same music as its predecessor's tail (see [`app::api::Join`]).
-    pub correlated: bool,
+    /// How it joins its predecessor's tail (see [`app::api::Join`]); `None` for a session's first.
+    pub join: Option<app::api::Join>,
 }
 
 struct Live {
@@ -277,7 +277,7 @@ impl Sessions {
             index,
             file,
             bytes,
-            correlated: live.core.correlated(index),
+            join: live.core.join(index),
         })
     }
 

@@ -127,10 +127,9 @@ impl Core {
         self.last_join
     }
 
-    /// Whether segment `index` continues the same music as its predecessor; a session's first segment
-    /// continues nothing.
-    pub fn correlated(&self, index: u64) -> bool {
-        self.joins.get(&index).is_some_and(|j| j.correlated)
+    /// How segment `index` joins its predecessor; a session's first segment joins nothing.
+    pub fn join(&self, index: u64) -> Option<Join> {
+        self.joins.get(&index).copied()
     }
 
     /// Generation gave up.
@@ -332,15 +331,16 @@ mod tests {
             gain_db: 1.5,
             residual_db: -80.0,
             correlated,
+            correlation: 1.0,
         };
         c.begin();
         c.finished(1, Some(join(1, false)));
-        assert!(!c.correlated(0), "a first segment continues nothing");
-        assert!(!c.correlated(1));
+        assert_eq!(c.join(0), None, "a first segment joins nothing");
+        assert_eq!(c.join(1), Some(join(1, false)));
         c.downloaded(1);
         c.begin();
         c.finished(2, Some(join(2, true)));
-        assert!(c.correlated(2));
+        assert_eq!(c.join(2), Some(join(2, true)));
         assert_eq!(c.last_join(), Some(join(2, true)));
         c.downloaded(2);
         assert!(!c.joins.contains_key(&1), "forgotten with its segment");
