@@ -1,4 +1,5 @@
-// Plays the stream for a long time at the product's default 60 s / 15 s and reports holds, gaps and the
+// Plays the stream for a long time at the product's default 60 s / 15 s and reports holds, silence, every
+// click (a step more than twice the sources' own, with its time, segment and timeline phase) and the
 // browser's memory. Not part of the default test run (it takes as long as it plays):
 //
 //   node long-run.mjs [minutes=10] [url]
@@ -38,57 +39,42 @@ const browser = await chromium.launch({
     "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required", "--enable-precise-memory-info"],
 });
 const page = await browser.newPage();
-// A light tap: per 50 ms window loudness only, so hours of audio fit in memory.
+// The same recorder the tests use, keeping figures only (hours of audio would not fit in memory): every step
+// more than twice the sources' own is reported with its time, segment and timeline phase.
 await page.addInitScript(() => {
-  const connect = AudioNode.prototype.connect;
-  const tap = { windows: 0, silent: 0, quietest: 0, started: false, carry: [] };
-  window.__tap = tap;
-  AudioNode.prototype.connect = function (target, ...rest) {
-    if (target instanceof AudioDestinationNode) {
-      const context = target.context;
-      if (!context.__recorder) {
-        const recorder = context.createScriptProcessor(4096, 2, 2);
-        recorder.onaudioprocess = (event) => {
-          const left = event.inputBuffer.getChannelData(0);
-          event.outputBuffer.getChannelData(0).set(left);
-          event.outputBuffer.getChannelData(1).set(event.inputBuffer.getChannelData(1));
-          const size = Math.round(0.05 * event.inputBuffer.sampleRate);
-          for (const s of left) {
-            if (!tap.started && Math.abs(s) > 1e-4) tap.started = performance.now();
-            if (!tap.started || performance.now() - tap.started < 1000) continue;
-            tap.carry.push(s);
-            if (tap.carry.length === size) {
-              const level = 10 * Math.log10(tap.carry.reduce((a, v) => a + v * v, 0) / size + 1e-20);
-              tap.windows++;
-              tap.quietest = Math.min(tap.quietest, level);
-              if (level < -55) tap.silent++;
-              tap.carry = [];
-            }
-          }
-        };
-        connect.call(recorder, target);
-        context.__recorder = recorder;
-      }
-      return connect.call(this, context.__recorder, ...rest);
-    }
-    return connect.call(this, target, ...rest);
-  };
+  window.__tapOptions = { keepAudio: false };
 });
+await page.addInitScript({ path: path.join(import.meta.dirname, "tap", "recorder.js") });
 await page.goto(url);
 await page.click("#play");
 const started = Date.now();
+let reported = 0;
 const report = async () => {
-  const r = await page.evaluate(() => ({
-    telemetry: window.tsuzukiTelemetry,
-    tap: { windows: window.__tap.windows, silent: window.__tap.silent, quietest: window.__tap.quietest },
-    heapMb: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : null,
-  }));
+  const r = await page.evaluate(() => {
+    const tap = window.__tap;
+    return {
+      telemetry: window.tsuzukiTelemetry,
+      tap: {
+        seconds: tap.frames / (tap.rate || 48000), windows: tap.windows, silent: tap.silent, quietest: tap.quietestDb,
+        gaps: tap.gaps, clickCount: tap.clickCount, clicks: tap.clicks, worst: tap.worst, largestStep: tap.largestStep,
+      },
+      heapMb: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : null,
+    };
+  });
   const t = r.telemetry ?? {};
+  for (const c of r.tap.clicks.slice(reported)) {
+    console.log(`click: step ${c.step.toFixed(3)} at ${c.time.toFixed(3)} s, ${(c.step / Math.max(c.source, 1e-9)).toFixed(1)}× the sources' ${c.source.toFixed(3)}, segment ${c.segment}, ${c.phase}`);
+  }
+  reported = r.tap.clicks.length;
+  const w = r.tap.worst;
   console.log(JSON.stringify({
     minutes: +((Date.now() - started) / 60000).toFixed(2),
     segment: t.segment, switches: t.switches, holds: t.holds, restarts: t.restarts, staleDiscarded: t.staleDiscarded,
-    decodedAlive: t.decodedAlive, heardSeconds: +(r.tap.windows * 0.05).toFixed(1), silentWindows: r.tap.silent,
-    quietestDb: +r.tap.quietest.toFixed(1), jsHeapMb: r.heapMb && +r.heapMb.toFixed(1),
+    decodedAlive: t.decodedAlive, heardSeconds: +r.tap.seconds.toFixed(1), recorderGaps: r.tap.gaps,
+    silentWindows: r.tap.silent, quietestDb: +r.tap.quietest.toFixed(1), clicks: r.tap.clickCount,
+    largestStep: +r.tap.largestStep.toFixed(4),
+    worst: w.time === undefined ? null : { ratio: +w.ratio.toFixed(2), step: +w.step.toFixed(4), source: +w.source.toFixed(4), at: +w.time.toFixed(2), segment: w.segment, phase: w.phase },
+    jsHeapMb: r.heapMb && +r.heapMb.toFixed(1),
   }));
   return r;
 };
@@ -100,4 +86,5 @@ const final = await report();
 await page.click("#stop");
 await browser.close();
 server?.kill("SIGTERM");
-process.exit(final.tap.silent === 0 && (final.telemetry?.holds ?? 1) === 0 ? 0 : 1);
+const clean = final.tap.silent === 0 && final.tap.clickCount === 0 && final.tap.gaps === 0;
+process.exit(clean && (final.telemetry?.holds ?? 1) === 0 ? 0 : 1);

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { startDouble, startServer, type Double, type Server } from "./servers";
-import { analyse, installTap, telemetry } from "./tap";
+import { analyse, expectNoClick, installTap, telemetry } from "./tap";
 
 // The model as it is today (the double in `current` mode: every file peak-normalised, models loaded
 // lazily), heard through the page: joins that keep their level, and the embedded synthesizer covering
@@ -95,6 +95,7 @@ test("today's ACE-Step: every join keeps its level, and an overlap the model cha
   const heard = await analyse(page);
   console.log(JSON.stringify(heard.crossfades));
   expect(heard.discontinuities).toBe(0);
+  expectNoClick(heard);
   expect(heard.silentWindows, "no silent 50 ms window").toBe(0);
   const joins = heard.crossfades.filter((c) => !c.hold);
   const matched = joins.filter((c) => !c.equalPower && c.joinStepDb !== null);
@@ -140,6 +141,7 @@ test("a cold, slow model: sound within 2 s of Play, and the move to the model ha
   await heardPast(page, Math.max(...marked), 2.5, 40);
   const heard = await analyse(page);
   expect(heard.discontinuities).toBe(0);
+  expectNoClick(heard);
   expect(heard.silentWindows, `silent 50 ms windows (quietest ${heard.quietestDb.toFixed(1)} dB)`).toBe(0);
   expect(heard.crossfades.some((c) => c.equalPower && !c.hold), "the move crossfades as different music").toBe(true);
   expectCurves(heard.crossfades, marked);
@@ -170,6 +172,7 @@ test("the model dies mid-session: the synthesizer carries on, and the model retu
   await page.waitForTimeout(2_000);
   const heard = await analyse(page);
   expect(heard.discontinuities).toBe(0);
+  expectNoClick(heard);
   expect(heard.silentWindows, `silent 50 ms windows (quietest ${heard.quietestDb.toFixed(1)} dB)`).toBe(0);
   expect((await telemetry(page)).holds, "nothing was late").toBe(0);
 });

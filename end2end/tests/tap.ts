@@ -1,55 +1,28 @@
-import type { Page } from "@playwright/test";
+import path from "node:path";
+import { expect, type Page } from "@playwright/test";
 
 /**
- * Records what the page's Web Audio graph plays: every connection to an AudioContext's destination is routed
- * through a ScriptProcessorNode that passes the audio on and keeps a copy, with the audio-clock time of each
- * block, so tests can measure what a listener would hear.
+ * Records what the page's Web Audio graph plays (`../tap/recorder.js`: an AudioWorklet before the
+ * destination, exact frames on the audio clock), and judges every step against the sources' own.
  */
 export async function installTap(page: Page) {
-  await page.addInitScript(() => {
-    const connect = AudioNode.prototype.connect as (...args: unknown[]) => unknown;
-    const tap = {
-      rate: 0,
-      blocks: [] as { time: number; at: number; left: Float32Array }[],
-      sources: [] as { buffer: AudioBuffer | null; when: number; offset: number }[],
-    };
-    (window as unknown as { __tap: typeof tap }).__tap = tap;
-    // Which buffer starts when, so a test can compare what it heard with what the buffer holds.
-    const start = AudioBufferSourceNode.prototype.start;
-    AudioBufferSourceNode.prototype.start = function (this: AudioBufferSourceNode, when = 0, offset = 0, ...rest: number[]) {
-      tap.sources.push({ buffer: this.buffer, when, offset });
-      return start.call(this, when, offset, ...rest);
-    } as typeof AudioBufferSourceNode.prototype.start;
-    AudioNode.prototype.connect = function (this: AudioNode, target: unknown, ...rest: unknown[]) {
-      if (target instanceof AudioDestinationNode) {
-        const context = target.context as AudioContext & { __recorder?: ScriptProcessorNode };
-        if (!context.__recorder) {
-          const recorder = context.createScriptProcessor(4096, 2, 2);
-          recorder.onaudioprocess = (event) => {
-            const left = event.inputBuffer.getChannelData(0);
-            event.outputBuffer.getChannelData(0).set(left);
-            event.outputBuffer.getChannelData(1).set(event.inputBuffer.getChannelData(1));
-            tap.rate = event.inputBuffer.sampleRate;
-            tap.blocks.push({ time: event.playbackTime, at: performance.now(), left: left.slice() });
-          };
-          connect.call(recorder, target);
-          context.__recorder = recorder;
-        }
-        return connect.call(this, context.__recorder, ...rest);
-      }
-      return connect.call(this, target, ...rest);
-    } as typeof AudioNode.prototype.connect;
-  });
+  await page.addInitScript({ path: path.join(__dirname, "..", "tap", "recorder.js") });
 }
+
+/** A step more than twice what the sources sounding then make themselves: see `recorder.js`. */
+export type Click = { time: number; step: number; source: number; segment: number | null; phase: string };
 
 export type Heard = {
   seconds: number;
-  /** Recorded blocks more than 30 ms off where contiguous audio would put them (the tap missed audio). */
+  /** Recorded blocks not contiguous with the ones before (the recorder lost audio). */
   discontinuities: number;
+  /** Every click heard since Play (the first 200), judged against the sources. */
+  clicks: Click[];
+  /** The step heard relative to the sources' own, at the worst moment (a click above 1). */
+  worst: { ratio: number; time?: number; step?: number; source?: number; segment?: number | null; phase?: string };
   /** 50 ms windows below -55 dBFS between the first sound and the end of the recording. */
   silentWindows: number;
   quietestDb: number;
-  maxStep: number;
   crossfades: {
     index: number;
     hold: boolean;
@@ -69,10 +42,8 @@ export type Heard = {
      * the 2 s on either side; into different music, how far it strays outside the span of those two.
      */
     levelDiffDb: number;
-    maxStepIn: number;
-    maxStepAround: number;
-    /** Into a segment: the largest step of the incoming buffer's own audio over the crossfade. */
-    refStep: number | null;
+    /** Into the first segment of a new session. */
+    restart: boolean;
     /** How closely the 0.2 s just after the crossfade matches anything heard in the seconds before it. */
     repeat: number;
     repeatLag: number;
@@ -83,69 +54,28 @@ export type Heard = {
 export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
   return page.evaluate((searchSeconds) => {
     type Block = { time: number; left: Float32Array };
-    type Fade = { index: number; hold: boolean; equalPower: boolean; start: number; end: number };
+    type Fade = { index: number; hold: boolean; equalPower: boolean; restart: boolean; start: number; end: number };
     type Source = { buffer: AudioBuffer | null; when: number; offset: number };
-    const tap = (window as unknown as { __tap: { rate: number; blocks: Block[]; sources: Source[] } }).__tap;
+    type Tap = { rate: number; blocks: Block[]; sources: Source[]; gaps: number; clicks: unknown[]; worst: Heard["worst"] };
+    const tap = (window as unknown as { __tap: Tap }).__tap;
     const fades = (window as unknown as { tsuzukiTelemetry?: { crossfades: Fade[] } }).tsuzukiTelemetry?.crossfades ?? [];
     const rate = tap.rate || 48000;
     const blocks = tap.blocks;
     const total = blocks.reduce((n, b) => n + b.left.length, 0);
     const x = new Float32Array(total);
-    // Chromium reports each block's playbackTime with jitter (single blocks tens of ms off); a hole in the
-    // recording shifts every later block for good, so it counts only when five blocks in a row agree.
-    let t0 = blocks.length ? blocks[0].time : 0;
-    let discontinuities = 0;
-    let baseline = 0;
+    // The recorder's blocks carry their exact frame: contiguous unless it lost audio.
+    const t0 = blocks.length ? blocks[0].time : 0;
     let at = 0;
-    const drift: number[] = [];
     for (const b of blocks) {
-      drift.push(b.time - (t0 + at / rate));
       x.set(b.left, at);
       at += b.left.length;
     }
-    for (let i = 0; i + 5 <= drift.length; i++) {
-      if (drift.slice(i, i + 5).every((d) => Math.abs(d - baseline) > 0.05)) {
-        discontinuities++;
-        baseline = drift[i + 4];
-      }
-    }
-    // The tap hears the graph a buffer or two before playbackTime, and the time itself jitters: find the
-    // exact offset by locating the first segment's audio (after its short fade-in) in the recording.
-    const firstSource = tap.sources.find((s) => s.buffer);
-    if (firstSource?.buffer) {
-      const data = firstSource.buffer.getChannelData(0);
-      const from = Math.round((firstSource.offset + 1) * rate);
-      const n = Math.round(0.2 * rate);
-      const guess = Math.round((firstSource.when + 1 - t0) * rate);
-      let best = -1;
-      let shift = 0;
-      for (let d = -Math.round(0.4 * rate); d <= Math.round(0.4 * rate); d++) {
-        const r = guess + d;
-        if (r < 0 || r + n > total) continue;
-        let dot = 0;
-        let e = 0;
-        for (let k = 0; k < n; k++) {
-          dot += x[r + k] * data[from + k];
-          e += x[r + k] * x[r + k];
-        }
-        const c = dot / Math.sqrt(e + 1e-20);
-        if (c > best) {
-          best = c;
-          shift = d;
-        }
-      }
-      t0 -= shift / rate;
-    }
+    const discontinuities = tap.gaps;
     const index = (t: number) => Math.max(0, Math.min(total, Math.round((t - t0) * rate)));
     const rms = (a: number, b: number) => {
       let s = 0;
       for (let i = a; i < b; i++) s += x[i] * x[i];
       return 10 * Math.log10(s / Math.max(1, b - a) + 1e-20);
-    };
-    const maxStep = (a: number, b: number) => {
-      let m = 0;
-      for (let i = Math.max(a, 1); i < b; i++) m = Math.max(m, Math.abs(x[i] - x[i - 1]));
-      return m;
     };
     let first = 0;
     while (first < total && Math.abs(x[first]) < 1e-4) first++;
@@ -203,7 +133,6 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
         let levelDiffDb = c.equalPower
           ? inside - Math.min(Math.max(inside, Math.min(before, after)), Math.max(before, after))
           : inside - (before + after) / 2;
-        let refStep: number | null = null;
         let joinStepDb: number | null = null;
         const source = tap.sources.find((s) => Math.abs(s.when - c.start) < 1e-6 && s.buffer);
         if (!c.hold && source?.buffer) {
@@ -221,9 +150,6 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
             joinStepDb =
               rms(index(c.start - 1), a) - refRms(c.start - 1, c.start) - (rms(b, index(c.end + 1)) - refRms(c.end, c.end + 1));
           }
-          const gain = Math.pow(10, (after - refRms(c.end, c.end + 2)) / 20);
-          refStep = 0;
-          for (let i = at(c.start); i < at(c.end); i++) refStep = Math.max(refStep, Math.abs((data[i] ?? 0) - (data[i - 1] ?? 0)) * gain);
         }
         return {
           index: c.index,
@@ -231,14 +157,20 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
           equalPower: c.equalPower,
           joinStepDb,
           levelDiffDb,
-          maxStepIn: maxStep(a - 1, b + 1),
-          maxStepAround: Math.max(maxStep(index(c.start - 2), a), maxStep(b, index(c.end + 2))),
-          refStep,
+          restart: c.restart,
           repeat,
           repeatLag,
         };
       });
-    return { seconds: total / rate, discontinuities, silentWindows, quietestDb, maxStep: maxStep(first, total), crossfades };
+    return {
+      seconds: total / rate,
+      discontinuities,
+      clicks: tap.clicks as Click[],
+      worst: tap.worst,
+      silentWindows,
+      quietestDb,
+      crossfades,
+    };
   }, searchSeconds);
 }
 
@@ -267,4 +199,11 @@ export type Telemetry = {
 
 export async function telemetry(page: Page): Promise<Telemetry> {
   return page.evaluate(() => (window as unknown as { tsuzukiTelemetry: Telemetry }).tsuzukiTelemetry);
+}
+
+/** No recorded step is more than twice what the sources sounding then make themselves. */
+export function expectNoClick(heard: Heard) {
+  const where = (c: Click) =>
+    `${c.step.toFixed(3)} at ${c.time.toFixed(3)} s (sources ${c.source.toFixed(3)}, segment ${c.segment}, ${c.phase})`;
+  expect(heard.clicks.map(where), "steps more than twice the sources' own").toEqual([]);
 }

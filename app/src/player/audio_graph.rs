@@ -34,6 +34,9 @@ pub struct Voice {
     pub buffer: AudioBuffer,
     source: AudioBufferSourceNode,
     gain: GainNode,
+    /// A fade-out is scheduled: a second one would cancel its curve mid-way, and Web Audio answers that
+    /// by restoring the gain from before the curve (a jump back to full level).
+    fading: bool,
 }
 
 impl AudioGraph {
@@ -115,10 +118,12 @@ impl AudioGraph {
             buffer: buffer.clone(),
             source,
             gain,
+            fading: false,
         })
     }
 
-    /// Fades `voice` out over `seconds` from `at`, then stops it.
+    /// Fades `voice` out over `seconds` from `at`, then stops it; a voice already fading out, or silent
+    /// by `at`, is left alone.
     pub fn fade_out(
         &self,
         voice: &mut Voice,
@@ -126,6 +131,10 @@ impl AudioGraph {
         seconds: f64,
         blend: Blend,
     ) -> Result<(), String> {
+        if voice.fading || voice.placement.end <= at {
+            return Ok(());
+        }
+        voice.fading = true;
         let mut curve = fade_curve(blend, CURVE_POINTS);
         curve.reverse();
         let param = voice.gain.gain();

@@ -9,8 +9,9 @@ use super::timeline::{Blend, Decision, Entry, Placement, Timeline};
 
 /// Scheduling decisions are made this far ahead of each crossfade, in seconds.
 const DECIDE_MARGIN: f64 = 1.5;
-/// The first sound starts this far ahead of the audio clock, so it never starts in the past.
-const START_AHEAD: f64 = 0.15;
+/// Nothing is scheduled sooner than this after the audio clock's present, so no voice or gain curve
+/// starts in the past, however late a tick comes.
+const AHEAD: f64 = 0.15;
 
 /// What the player knows at a tick.
 #[derive(Clone, Debug)]
@@ -93,7 +94,8 @@ impl Schedule {
         self.kind == Kind::Hold
     }
 
-    /// Of `voices` voices already on the graph, the first that fades out as this one comes in.
+    /// Of `voices` voices already on the graph, the first that fades out as this one comes in (of those,
+    /// only voices still sounding at the crossfade: see [`Placement::faded_out`]).
     pub fn fades_from(&self, voices: usize) -> usize {
         match self.kind {
             Kind::Start => 0,
@@ -222,24 +224,30 @@ fn schedule(state: &State<'_>, wanted: Option<u64>, ready: bool, now: f64) -> Op
             Decision::Wait => None,
             // A segment that continues the same music in step: amplitudes sum to one. One the model
             // changed, or new music after a change of generator: powers sum to one.
-            Decision::Next => wanted.map(|index| Schedule {
-                kind: Kind::Next,
-                index,
-                placement: t.next(&last.placement),
-                entry: Entry::Crossfade(t.crossfade, state.pending_blend),
+            Decision::Next => wanted.map(|index| {
+                let (placement, seconds) = handover(t, t.next(&last.placement), last, now);
+                Schedule {
+                    kind: Kind::Next,
+                    index,
+                    placement,
+                    entry: Entry::Crossfade(seconds, state.pending_blend),
+                }
             }),
             // A hold jumps back in the music: powers sum to one.
-            Decision::Hold => Some(Schedule {
-                kind: Kind::Hold,
-                index: last.index,
-                placement: t.hold(&last.placement),
-                entry: Entry::Crossfade(t.crossfade, Blend::Uncorrelated(0.0)),
-            }),
+            Decision::Hold => {
+                let (placement, seconds) = handover(t, t.hold(&last.placement), last, now);
+                Some(Schedule {
+                    kind: Kind::Hold,
+                    index: last.index,
+                    placement,
+                    entry: Entry::Crossfade(seconds, Blend::Uncorrelated(0.0)),
+                })
+            }
         },
         _ => wanted.filter(|_| ready).map(|index| Schedule {
             kind: Kind::Start,
             index,
-            placement: t.first(now + START_AHEAD),
+            placement: t.first(restart_at(state.voices, now)),
             // Into a new session the music changes, so that crossfade keeps power, not amplitude.
             entry: if state.voices.is_empty() {
                 Entry::Quick
@@ -248,6 +256,23 @@ fn schedule(state: &State<'_>, wanted: Option<u64>, ready: bool, now: f64) -> Op
             },
         }),
     }
+}
+
+/// `placement` taking over from `last`, never in the past: see [`Timeline::not_before`].
+fn handover(t: &Timeline, placement: Placement, last: &VoiceView, now: f64) -> (Placement, f64) {
+    t.not_before(placement, now + AHEAD, last.placement.start + t.segment)
+}
+
+/// When a new session's first segment crossfades in: as soon as it can, but not while a crossfade is
+/// still under way. Then only the newest voice sounds, at full gain, and fading it out from there is
+/// smooth; fading a voice in the middle of its curves would first jump its gain (Web Audio restores the
+/// value from before a cancelled curve).
+fn restart_at(voices: &[VoiceView], now: f64) -> f64 {
+    let older = &voices[..voices.len().saturating_sub(1)];
+    older
+        .iter()
+        .map(|v| v.placement.end)
+        .fold(now + AHEAD, f64::max)
 }
 
 /// The segment after `last`, where it will play and how far it has come, once it is on its way.
@@ -327,7 +352,7 @@ mod tests {
         assert_eq!(started.fetch, None, "it is already here");
         let schedule = started.schedule.expect("starts");
         assert_eq!((schedule.kind, schedule.index), (Kind::Start, 0));
-        assert_eq!(schedule.placement, T.first(1.0 + START_AHEAD));
+        assert_eq!(schedule.placement, T.first(1.0 + AHEAD));
         assert_eq!(schedule.entry, Entry::Quick);
         assert_eq!(started.decoded_alive, 1);
         // Not audible for another 0.15 s: the badge still says so.
@@ -445,23 +470,61 @@ mod tests {
     }
 
     #[test]
-    fn a_new_session_crossfades_in_at_once_and_fades_out_everything() {
-        let voices = [voice(7, T.first(0.0)), voice(8, T.next(&T.first(0.0)))];
-        let mut s = state(&voices);
+    fn a_new_session_crossfades_in_at_once_from_the_voice_that_sounds() {
+        let only = [voice(7, T.first(0.0))];
+        let mut s = state(&only);
         s.fresh = true;
         s.latest = Some(0);
-        let fetching = plan(&s, 50.0, 0.0);
+        let fetching = plan(&s, 20.0, 0.0);
         assert_eq!(fetching.fetch, Some(0), "no lead to wait for");
         assert_eq!(fetching.schedule, None);
         assert_eq!(fetching.frame.upcoming, None);
         s.pending = Some(0);
-        let plan = plan(&s, 50.0, 0.0);
+        let plan = plan(&s, 20.0, 0.0);
         let start = plan.schedule.expect("starts");
         assert_eq!((start.kind, start.index), (Kind::Start, 0));
-        assert_eq!(start.fades_from(voices.len()), 0);
+        assert_eq!(start.placement, T.first(20.0 + AHEAD));
+        assert_eq!(start.fades_from(only.len()), 0);
         assert_eq!(start.entry, Entry::Crossfade(4.0, Blend::Uncorrelated(0.0)));
+        assert_eq!(plan.frame.voices[0].placement.end, 20.0 + AHEAD + 4.0);
+    }
+
+    #[test]
+    fn a_new_session_waits_for_a_crossfade_under_way_so_no_gain_jumps() {
+        let first = T.first(0.0);
+        let mut outgoing = voice(7, first);
+        outgoing.placement.faded_out(first.fade_out, 4.0);
+        let voices = [outgoing, voice(8, T.next(&first))];
+        let mut s = state(&voices);
+        s.fresh = true;
+        s.latest = Some(0);
+        s.pending = Some(0);
+        // Mid-crossfade from 7 to 8: the new session comes in once 8 is alone, and 7 keeps its own end.
+        let plan = plan(&s, first.fade_out + 1.0, 0.0);
+        let start = plan.schedule.expect("starts");
+        assert_eq!(start.placement.fade_in, first.fade_out + 4.0);
         let ends: Vec<f64> = plan.frame.voices.iter().map(|v| v.placement.end).collect();
-        assert_eq!(ends[..2], [50.0 + START_AHEAD + 4.0; 2]);
+        assert_eq!(ends[..2], [first.fade_out + 4.0, first.fade_out + 8.0]);
+    }
+
+    #[test]
+    fn a_tick_that_comes_late_schedules_the_handover_from_now_in_step() {
+        let first = T.first(0.0);
+        let voices = [voice(0, first)];
+        let mut s = state(&voices);
+        s.latest = Some(1);
+        s.pending = Some(1);
+        // The tick should have come 1.5 s before the crossfade; it comes 2 s after it should have begun.
+        let now = first.fade_out + 2.0;
+        let next = plan(&s, now, 0.0).schedule.expect("scheduled");
+        assert_eq!(next.placement.fade_in, now + AHEAD);
+        assert_eq!(next.placement.start, T.next(&first).start, "still in step");
+        assert_eq!(next.entry, Entry::Crossfade(4.0, Blend::Correlated));
+        s.pending = None;
+        s.downloading = Some(1);
+        let hold = plan(&s, now, 0.0).schedule.expect("a hold");
+        assert_eq!(hold.placement.fade_in, now + AHEAD);
+        assert_eq!(hold.placement.start, T.hold(&first).start);
     }
 
     #[test]

@@ -68,14 +68,23 @@ pub async fn run(run: Run, first: Status) -> Result<(), String> {
         telemetry: Telemetry::default(),
     }));
     observe(&run, &stream, first).await;
+    wasm_bindgen_futures::spawn_local(poll(run.clone(), stream.clone()));
+    while run.current() {
+        tick(&run, &stream)?;
+        gloo_timers::future::TimeoutFuture::new(TICK_MS).await;
+    }
+    // The graph is closing with a short fade of its own; stopping the voices here could cut it off.
+    if let Some(mut s) = borrow(&stream) {
+        s.voices.clear();
+    }
+    Ok(())
+}
+
+/// Asks the server for its status until the run is superseded: in a loop of its own, so a slow answer
+/// never delays a tick (a late tick would schedule its crossfade late).
+async fn poll(run: Run, stream: Rc<RefCell<Stream>>) {
     let mut polled = net::now_ms();
-    loop {
-        if !run.current() {
-            if let Some(mut s) = borrow(&stream) {
-                s.voices.drain(..).for_each(Voice::release);
-            }
-            return Ok(());
-        }
+    while run.current() {
         let waiting = borrow(&stream).is_none_or(|s| s.voices.is_empty());
         let interval = if waiting { POLL_WAITING_MS } else { POLL_MS };
         if net::now_ms() - polled >= interval {
@@ -84,13 +93,13 @@ pub async fn run(run: Run, first: Status) -> Result<(), String> {
                 .json::<Status>("GET", "/session/status", None::<&()>)
                 .await
             {
-                Ok(status) => observe(&run, &stream, status).await,
+                Ok(status) if run.current() => observe(&run, &stream, status).await,
+                Ok(_) => {}
                 Err(_) => run.view.message.set(Some(
                     "Cannot reach the server; the music holds until it is back.".to_string(),
                 )),
             }
         }
-        tick(&run, &stream)?;
         gloo_timers::future::TimeoutFuture::new(TICK_MS).await;
     }
 }

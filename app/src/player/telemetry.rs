@@ -39,6 +39,8 @@ pub struct Crossfade {
     pub hold: bool,
     /// Crossfaded as different music (equal power), not as the same music in step.
     pub equal_power: bool,
+    /// Into the first segment of a new session (the server restarted the stream).
+    pub restart: bool,
     pub start: f64,
     pub end: f64,
 }
@@ -57,13 +59,12 @@ impl Telemetry {
     /// Counts a voice put on the graph: a segment played, a switch or a hold, and its crossfade.
     pub fn count(&mut self, schedule: &Schedule) {
         let at = schedule.placement.fade_in;
-        if let (Kind::Next | Kind::Hold, Entry::Crossfade(seconds, blend)) =
-            (schedule.kind, schedule.entry)
-        {
+        if let Entry::Crossfade(seconds, blend) = schedule.entry {
             self.record(Crossfade {
                 index: schedule.index,
                 hold: schedule.hold(),
                 equal_power: matches!(blend, Blend::Uncorrelated(_)),
+                restart: schedule.kind == Kind::Start,
                 start: at,
                 end: at + seconds,
             });
@@ -111,20 +112,28 @@ mod tests {
         let crossfade = Entry::Crossfade(4.0, Blend::Correlated);
         telemetry.count(&schedule(Kind::Next, 1, t.next(&first), crossfade));
         telemetry.count(&schedule(Kind::Hold, 1, t.hold(&first), crossfade));
+        telemetry.count(&schedule(Kind::Start, 0, t.first(90.0), crossfade));
         assert_eq!(
             (
                 telemetry.segments_played,
                 telemetry.switches,
                 telemetry.holds
             ),
-            (2, 1, 1)
+            (3, 1, 1)
         );
-        let heard: Vec<(u64, bool, f64)> = telemetry
+        let heard: Vec<(u64, bool, bool, f64)> = telemetry
             .crossfades
             .iter()
-            .map(|c| (c.index, c.hold, c.end - c.start))
+            .map(|c| (c.index, c.hold, c.restart, c.end - c.start))
             .collect();
-        assert_eq!(heard, [(1, false, 4.0), (1, true, 4.0)]);
+        assert_eq!(
+            heard,
+            [
+                (1, false, false, 4.0),
+                (1, true, false, 4.0),
+                (0, false, true, 4.0)
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! the overlap so it ends well before n runs out. Before the crossfade only n sounds and after it only
 //! n+1, so the overlap is heard exactly once.
 
+/// The shortest crossfade: below it a gain change is a click.
+const MIN_CROSSFADE: f64 = 0.05;
+
 /// Lengths in seconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timeline {
@@ -28,9 +31,12 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// Cut short by a fade-out of `seconds` from `at`: silent from then on.
+    /// Cut short by a fade-out of `seconds` from `at`: silent from then on. A voice already silent by
+    /// `at` is left as it is (fading it out again would first bring it back).
     pub fn faded_out(&mut self, at: f64, seconds: f64) {
-        self.end = at + seconds;
+        if self.end > at {
+            self.end = self.end.min(at + seconds);
+        }
     }
 }
 
@@ -93,6 +99,39 @@ impl Timeline {
             fade_out: start + self.fade_out_offset(),
             end: start + self.fade_out_offset() + self.crossfade,
         }
+    }
+
+    /// `placement`, whose crossfade would begin before `earliest`, moved so it begins then instead: a
+    /// tick that comes late must not schedule into the past, where Web Audio would start the voice out of
+    /// step and jump straight into the middle of its gain curves (a click). It stays in step (the same
+    /// `start`); the crossfade shortens where it would outlast the outgoing audio, which runs out at
+    /// `runs_out`. When that audio has run out already (a stalled tab), there is nothing to stay in step
+    /// with, and the whole placement moves to `earliest`. Returns the placement and the crossfade's length.
+    pub fn not_before(
+        &self,
+        placement: Placement,
+        earliest: f64,
+        runs_out: f64,
+    ) -> (Placement, f64) {
+        if earliest + MIN_CROSSFADE > runs_out {
+            let shift = (earliest - placement.fade_in).max(0.0);
+            let moved = Placement {
+                start: placement.start + shift,
+                fade_in: placement.fade_in + shift,
+                fade_out: placement.fade_out + shift,
+                end: placement.end + shift,
+                offset: placement.offset,
+            };
+            return (moved, self.crossfade);
+        }
+        let fade_in = placement.fade_in.max(earliest);
+        let seconds = self.crossfade.min(runs_out - fade_in).max(MIN_CROSSFADE);
+        let moved = Placement {
+            fade_in,
+            offset: fade_in - placement.start,
+            ..placement
+        };
+        (moved, seconds)
     }
 
     /// What to do about the successor of the voice placed at `last`, at audio time `now`: nothing yet,
@@ -295,6 +334,51 @@ mod tests {
         let h = short.hold(&short.first(0.0));
         assert!(h.fade_out - h.fade_in >= 2.0 * short.crossfade);
         assert!(h.offset >= 0.0);
+    }
+
+    #[test]
+    fn a_late_handover_stays_in_step_and_never_starts_in_the_past() {
+        let first = T.first(0.0);
+        let next = T.next(&first);
+        let runs_out = first.start + T.segment;
+        // On time: nothing moves.
+        assert_eq!(T.not_before(next, 40.0, runs_out), (next, T.crossfade));
+        // 2 s late: the crossfade begins then, the incoming voice still in step with the outgoing one.
+        let (late, seconds) = T.not_before(next, next.fade_in + 2.0, runs_out);
+        assert_eq!((late.start, late.fade_in), (next.start, next.fade_in + 2.0));
+        assert_eq!(
+            late.fade_in - late.offset,
+            next.start,
+            "the same point of the music"
+        );
+        assert_eq!(
+            (late.fade_out, late.end, seconds),
+            (next.fade_out, next.end, 4.0)
+        );
+        // So late that a whole crossfade would outlast the outgoing audio: a shorter one that ends with it.
+        let (later, seconds) = T.not_before(next, runs_out - 1.0, runs_out);
+        assert_eq!((later.fade_in, seconds), (runs_out - 1.0, 1.0));
+        // Just before its end: the shortest crossfade that is not a click.
+        let (_, seconds) = T.not_before(next, runs_out - MIN_CROSSFADE, runs_out);
+        assert!((seconds - MIN_CROSSFADE).abs() < 1e-9);
+        // Past its end (a stalled tab): the voice comes in whole from then, at the point it would have.
+        let (moved, seconds) = T.not_before(next, runs_out + 1.0, runs_out);
+        assert_eq!((moved.fade_in, moved.offset), (runs_out + 1.0, next.offset));
+        assert_eq!(moved.end - moved.fade_in, next.end - next.fade_in);
+        assert_eq!(seconds, T.crossfade);
+    }
+
+    #[test]
+    fn a_voice_faded_out_once_is_never_brought_back_by_a_second_fade() {
+        let mut p = T.first(0.0);
+        p.faded_out(50.0, 4.0);
+        assert_eq!(p.end, 54.0);
+        p.faded_out(60.0, 4.0);
+        assert_eq!(p.end, 54.0, "already silent at 60 s");
+        p.faded_out(52.0, 4.0);
+        assert_eq!(p.end, 54.0, "a later end does not extend it");
+        p.faded_out(51.0, 1.0);
+        assert_eq!(p.end, 52.0, "an earlier one cuts it shorter");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Which 5 Hz language model to ask for, and when to step down to the smaller one: from what the server
 //! offers and from the reason a job failed, in the server's own words where it gave any.
 
+use crate::backend::BackendError;
+
 /// The best LM for `thinking`; it needs a large GPU.
 pub(super) const LM_4B: &str = "acestep-5Hz-lm-4B";
 /// The fallback: good enough, and it fits where the 4B does not.
@@ -62,6 +64,19 @@ pub(super) fn after_failure(current: &Lm, error: &str, text2music: bool) -> Opti
         model: LM_1_7B.into(),
         reason: Some(reason),
     })
+}
+
+/// The smaller LM to load after the server answered that it could not load `current` (a card too small
+/// for the 4B fails at load time, before any job could fail the VRAM pre-flight). A server that cannot be
+/// reached, or is busy, says nothing about the LM.
+pub(super) fn after_load_failure(current: &Lm, error: &BackendError) -> Option<Lm> {
+    match error {
+        BackendError::Failed(detail) if current.model == LM_4B => Some(Lm {
+            model: LM_1_7B.into(),
+            reason: Some(format!("the server could not load the 4B LM: {detail}")),
+        }),
+        _ => None,
+    }
 }
 
 /// The LM the server reports loaded, when it is not the one wanted (the server may refuse the 4B on a
@@ -128,6 +143,35 @@ mod tests {
             after_failure(&small, "Insufficient free VRAM: need ~8 GB", true),
             None
         );
+    }
+
+    #[test]
+    fn a_4b_the_server_cannot_load_steps_down_but_an_unreachable_server_does_not() {
+        let refused = BackendError::Failed("code 500: CUDA out of memory".into());
+        let smaller = after_load_failure(&Lm::default(), &refused).expect("steps down");
+        assert_eq!(smaller.model, LM_1_7B);
+        assert!(smaller.reason.unwrap().contains("CUDA out of memory"));
+        assert_eq!(
+            after_load_failure(&smaller_lm(), &refused),
+            None,
+            "nothing below the 1.7B"
+        );
+        let gone = BackendError::Unreachable {
+            url: "http://gpu:8001".into(),
+            detail: "connection refused".into(),
+        };
+        assert_eq!(after_load_failure(&Lm::default(), &gone), None);
+        assert_eq!(
+            after_load_failure(&Lm::default(), &BackendError::Busy),
+            None
+        );
+    }
+
+    fn smaller_lm() -> Lm {
+        Lm {
+            model: LM_1_7B.into(),
+            reason: None,
+        }
     }
 
     #[test]

@@ -378,7 +378,20 @@ impl Backend for AceStep {
             Some(offered) => lm::choose(&offered),
             None => self.state().lm.clone(),
         };
-        self.load(lm).await
+        match self.load(lm.clone()).await {
+            Err(e) => match lm::after_load_failure(&lm, &e) {
+                Some(smaller) => {
+                    tracing::warn!(
+                        from = lm.model,
+                        to = smaller.model,
+                        "cannot load the LM: {e}"
+                    );
+                    self.load(smaller).await
+                }
+                None => Err(e),
+            },
+            loaded => loaded,
+        }
     }
 
     async fn generate(
