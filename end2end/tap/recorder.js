@@ -24,8 +24,9 @@
     blocks: [],
     /** Every buffer started: `{ buffer, when, offset, stop }`, times on the audio clock. */
     sources: [],
-    /** Recorded frames that were not contiguous with the ones before (the recorder lost audio). */
+    /** Holes in the audio clock after the first sound (the recorder lost audio), and where. */
     gaps: 0,
+    lost: [],
     frames: 0,
     firstSound: null,
     /** 50 ms windows after the first sound and the piece's own fade-in, and those below -55 dBFS. */
@@ -137,7 +138,18 @@
   let window50 = { sum: 0, n: 0 };
   function consume({ frame, rate, left }) {
     tap.rate = rate;
-    if (next !== null && frame !== next) tap.gaps++;
+    if (next !== null && frame !== next) {
+      // The audio clock moved on without this recorder (the render thread missed its turn): no step across
+      // the hole is judged. Before the first sound it is the context starting up (seen here: 1,400-3,200
+      // frames in its first 0.1 s), which no listener hears; the kept recording then starts afresh, so it
+      // stays contiguous.
+      previous = left[0];
+      if (tap.firstSound === null) tap.blocks = [];
+      else {
+        tap.gaps++;
+        tap.lost.push({ at: next / rate, frames: frame - next });
+      }
+    }
     next = frame + left.length;
     tap.frames += left.length;
     const size = Math.round(0.05 * rate);
