@@ -15,7 +15,7 @@ use super::params::{percent_encode, Params};
 use super::render::{self, Shaping};
 use super::repaint::window;
 use super::results::Done;
-use super::{flac, loader, vram, Shared};
+use super::{loader, vram, Shared};
 use tsuzuki_audio::synth::{Score, Style};
 use tsuzuki_audio::{convert, wav, Audio};
 
@@ -370,7 +370,7 @@ impl Shared {
             Format::Flac => {
                 let path = self.output.audio.join(format!("{name}.flac"));
                 let partial = path.with_extension("flac.partial");
-                let bytes = flac::encode(audio)?;
+                let bytes = tsuzuki_audio::flac::encode(audio)?;
                 std::fs::write(&partial, bytes)
                     .and_then(|()| std::fs::rename(&partial, &path))
                     .map_err(|e| format!("{}: {e}", path.display()))?;

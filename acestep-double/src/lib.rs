@@ -6,7 +6,6 @@
 //! repaint splicing and peak normalisation, failures that say why).
 
 mod faults;
-mod flac;
 mod init_request;
 mod jobs;
 mod level;

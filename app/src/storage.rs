@@ -7,6 +7,7 @@ const PROMPT: &str = "tsuzuki.prompt";
 const CROSSFADE_KEY: &str = "tsuzuki.crossfade";
 const VOLUME_KEY: &str = "tsuzuki.volume";
 const MAX_LEAD_KEY: &str = "tsuzuki.max_lead";
+const DATA_SAVER_KEY: &str = "tsuzuki.data_saver";
 const TOKEN: &str = "tsuzuki.token";
 
 fn storage() -> Option<web_sys::Storage> {
@@ -29,6 +30,7 @@ pub struct Prefs {
     pub crossfade: f64,
     pub volume: f64,
     pub max_lead: f64,
+    pub data_saver: bool,
 }
 
 pub fn load() -> Prefs {
@@ -42,6 +44,7 @@ pub fn load() -> Prefs {
         crossfade: setting(CROSSFADE_KEY, CROSSFADE),
         volume: setting(VOLUME_KEY, VOLUME),
         max_lead: setting(MAX_LEAD_KEY, MAX_LEAD),
+        data_saver: get(DATA_SAVER_KEY).as_deref() == Some("true"),
     }
 }
 
@@ -50,6 +53,7 @@ pub fn save(prefs: &Prefs) {
     set(CROSSFADE_KEY, &prefs.crossfade.to_string());
     set(VOLUME_KEY, &prefs.volume.to_string());
     set(MAX_LEAD_KEY, &prefs.max_lead.to_string());
+    set(DATA_SAVER_KEY, &prefs.data_saver.to_string());
 }
 
 /// The access token the listener gave, if any.

@@ -137,6 +137,8 @@ pub struct View {
     pub volume: RwSignal<f64>,
     /// How far the prefetch lead may widen for slow downloads, in seconds.
     pub max_lead: RwSignal<f64>,
+    /// Download the small Opus encoding whatever the link.
+    pub data_saver: RwSignal<bool>,
 }
 
 impl View {
@@ -157,6 +159,7 @@ impl View {
             crossfade: RwSignal::new(CROSSFADE.default),
             volume: RwSignal::new(VOLUME.default),
             max_lead: RwSignal::new(MAX_LEAD.default),
+            data_saver: RwSignal::new(false),
         }
     }
 }

@@ -1,9 +1,10 @@
-//! tsuzuki's audio, free of any runtime: planar audio in memory, WAV files, conversion to a session's
+//! tsuzuki's audio, free of any runtime: planar audio in memory, WAV and FLAC files, conversion to a session's
 //! layout, the seed a repaint continues from, how a repaint joins what was heard, steady loudness, and
 //! the embedded ambient synthesizer. The server and the ACE-Step test double both make their music with
 //! it, so they cannot drift apart.
 
 pub mod convert;
+pub mod flac;
 pub mod join;
 pub mod loudness;
 pub mod seed;

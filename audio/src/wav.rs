@@ -61,7 +61,7 @@ fn encode_into<W: std::io::Write + std::io::Seek>(out: W, audio: &Audio) -> Resu
 
 /// Rounds to the nearest step, saturating. (An explicit half-step offset: `f32::round` is a library call
 /// on baseline x86-64, which made encoding several times slower.)
-fn to_i16(sample: f32) -> i16 {
+pub(crate) fn to_i16(sample: f32) -> i16 {
     let scaled = sample * 32768.0;
     (scaled + if scaled >= 0.0 { 0.5 } else { -0.5 }).clamp(-32768.0, 32767.0) as i16
 }

@@ -107,7 +107,8 @@
       const begins = Math.round(s.when * tap.rate);
       const length = s.buffer.length - Math.round(s.offset * tap.rate);
       const ends = Math.min(begins + length, s.stop === Infinity ? Infinity : Math.round(s.stop * tap.rate));
-      if (from + n <= begins || from >= ends) continue;
+      // The block's first step is from the sample before it: a source that ended right there still counts.
+      if (from + n <= begins || from > ends) continue;
       const position = from - begins + Math.round(s.offset * tap.rate);
       const w = Math.floor(position / WINDOW);
       for (let k = Math.max(0, w - 1); k <= Math.min(s.steps.length - 1, w + 2); k++) most = Math.max(most, s.steps[k]);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -100,5 +101,58 @@ export async function startDouble(args: string[] = []): Promise<Double> {
       return (await fetch(`${url}/_double/requests`)).json();
     },
     stop: () => stopChild(child),
+  };
+}
+
+export type Proxy = { url: string; cuts(): number; stop(): Promise<void> };
+
+/**
+ * A proxy in front of `target` that breaks off every whole segment download after `cutAfter` bytes of its
+ * body, as a flaky network does; requests for a range, and everything else, pass through untouched.
+ */
+export async function startCuttingProxy(target: string, cutAfter: number): Promise<Proxy> {
+  const port = nextPort++;
+  let cuts = 0;
+  const sockets = new Set<import("node:net").Socket>();
+  const server = http.createServer((request, response) => {
+    const upstream = http.request(
+      `${target}${request.url}`,
+      { method: request.method, headers: request.headers },
+      (reply) => {
+        response.writeHead(reply.statusCode ?? 502, reply.headers);
+        const cut = request.url?.startsWith("/audio/") && !request.headers.range && reply.statusCode === 200;
+        let sent = 0;
+        reply.on("data", (chunk: Buffer) => {
+          if (cut && sent + chunk.length >= cutAfter) {
+            // Broken off once the bytes have reached the browser: a connection cut before then loses them
+            // in Chromium's network stack, and the download starts over instead of resuming.
+            response.write(chunk.subarray(0, cutAfter - sent), () => {
+              cuts++;
+              setTimeout(() => response.socket?.destroy(), 300);
+            });
+            reply.destroy();
+            return;
+          }
+          sent += chunk.length;
+          response.write(chunk);
+        });
+        reply.on("end", () => response.end());
+      },
+    );
+    upstream.on("error", () => response.destroy());
+    request.pipe(upstream);
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cuts: () => cuts,
+    async stop() {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
-import { startDouble, startServer, type Double, type Server } from "./servers";
-import { analyse, expectNoClick, installTap, telemetry } from "./tap";
+import { startCuttingProxy, startDouble, startServer, type Double, type Proxy, type Server } from "./servers";
+import { analyse, decodedSegments, expectNoClick, installTap, telemetry } from "./tap";
 
 test.beforeEach(async ({ page }) => {
   await installTap(page);
@@ -45,7 +45,28 @@ async function expectSeamless(page: Page, { switches }: { switches: number }) {
   return heard;
 }
 
-test("ten transitions: no silent gap, no click, steady loudness, nothing played twice", async ({ page }) => {
+/** The default server's segments: 8 s with a 2 s overlap. */
+const SEGMENT = 8;
+const OVERLAP = 2;
+
+/** Every decoded segment, put together from broken-off parts or not, has exactly its frames. */
+async function expectExactFrames(page: Page) {
+  for (const d of await decodedSegments(page, OVERLAP)) expect(d.frames).toBe(SEGMENT * d.rate);
+}
+
+/** Every decoded segment has exactly its frames, and its overlap is the previous tail at the same frame. */
+async function expectExact(page: Page, from: number, { lossless }: { lossless: boolean }) {
+  const decoded = (await decodedSegments(page, OVERLAP)).slice(from);
+  expect(decoded.length).toBeGreaterThanOrEqual(10);
+  for (const [i, d] of decoded.entries()) {
+    expect(d.frames, `frames of decoded segment ${from + i}`).toBe(SEGMENT * d.rate);
+    if (d.correlation === null) continue;
+    expect(d.lag, `segment ${from + i}'s overlap lines up with the tail before it`).toBe(0);
+    expect(d.correlation, `segment ${from + i}'s overlap is the tail before it`).toBeGreaterThanOrEqual(lossless ? 0.9999 : 0.98);
+  }
+}
+
+test("ten transitions in FLAC: no silent gap, no click, steady loudness, nothing played twice, overlaps exact", async ({ page }) => {
   test.setTimeout(180_000);
   await play(page);
   await until(page, "eleven segment changes", (t) => t.switches >= 11, 150);
@@ -54,21 +75,61 @@ test("ten transitions: no silent gap, no click, steady loudness, nothing played 
   const t = await telemetry(page);
   expect(t.holds).toBe(0);
   expect(t.decodedAlive).toBeLessThanOrEqual(3);
+  expect(t.format).toBe("flac");
+  await expect(page.locator("#format")).toContainText("FLAC");
+  await expectExact(page, 0, { lossless: true });
+});
+
+test("data saver mid-stream: Opus from the next download on, without a gap, then ten more transitions", async ({ page }) => {
+  test.setTimeout(200_000);
+  await play(page);
+  await until(page, "a FLAC segment", (t) => t.format === "flac" && t.switches >= 1, 60);
+  await page.locator("#data-saver").check();
+  await until(page, "an Opus segment playing", (t) => t.format === "opus" && t.switches >= 3, 60);
+  const first = (await telemetry(page)).switches;
+  await until(page, "ten changes in Opus", (t) => t.switches >= first + 10, 150);
+  await page.waitForTimeout(SETTLE);
+  await expectSeamless(page, { switches: 12 });
+  const t = await telemetry(page);
+  expect(t.holds).toBe(0);
+  // 128 kb/s is 0.96 MB a minute; the Ogg framing adds a little.
+  expect(t.bytesPerMinute).toBeLessThan(1.1e6);
+  await expect(page.locator("#format")).toContainText("Opus");
+  // Segments from 4 on were surely asked for after the switch.
+  await expectExact(page, 4, { lossless: false });
+  await page.reload();
+  await expect(page.locator("#data-saver")).toBeChecked();
 });
 
 test.describe("with a server of its own", () => {
   let server: Server | undefined;
   let double: Double | undefined;
+  let proxy: Proxy | undefined;
   test.afterEach(async () => {
+    await proxy?.stop();
     await server?.stop();
     await double?.stop();
-    server = double = undefined;
+    server = double = proxy = undefined;
   });
 
-  test("every WAV response 5-10 s late: still no gap, and the prefetch lead widens", async ({ page }) => {
+  test("downloads broken off half-way resume from the byte they reached, and the music never holds", async ({ page }) => {
+    test.setTimeout(120_000);
+    server = await startServer(["--segment-seconds", "8", "--overlap-seconds", "2"]);
+    proxy = await startCuttingProxy(server.url, 200_000);
+    await play(page, proxy.url);
+    await until(page, "three changes, each segment resumed", (t) => t.switches >= 3 && t.resumes >= 4, 90);
+    await page.waitForTimeout(SETTLE);
+    await expectSeamless(page, { switches: 3 });
+    const t = await telemetry(page);
+    expect(t.holds).toBe(0);
+    expect(proxy.cuts()).toBeGreaterThanOrEqual(t.resumes);
+    await expectExactFrames(page);
+  });
+
+  test("every segment response 5-10 s late: still no gap, and the prefetch lead widens", async ({ page }) => {
     test.setTimeout(180_000);
     server = await startServer(["--segment-seconds", "20", "--overlap-seconds", "5"]);
-    await page.route("**/audio/*.wav", async (route) => {
+    await page.route("**/audio/*", async (route) => {
       await new Promise((resolve) => setTimeout(resolve, 5_000 + Math.random() * 5_000));
       await route.continue();
     });

@@ -195,6 +195,11 @@ export type Telemetry = {
   decodedAlive: number;
   segment: number | null;
   sessionId: string | null;
+  /** The encoding of the last segment downloaded, its bytes per minute of music, and broken downloads resumed. */
+  format: "flac" | "opus" | null;
+  bytesPerMinute: number;
+  bytesReceived: number;
+  resumes: number;
 };
 
 export async function telemetry(page: Page): Promise<Telemetry> {
@@ -206,4 +211,44 @@ export function expectNoClick(heard: Heard) {
   const where = (c: Click) =>
     `${c.step.toFixed(3)} at ${c.time.toFixed(3)} s (sources ${c.source.toFixed(3)}, segment ${c.segment}, ${c.phase})`;
   expect(heard.clicks.map(where), "steps more than twice the sources' own").toEqual([]);
+}
+
+/** Each segment the player decoded, in the order it started them, and how it lines up with the one before. */
+export type Decoded = {
+  frames: number;
+  rate: number;
+  /** The overlap's first seconds against the previous segment's tail: the best of lags -2..2 frames. */
+  correlation: number | null;
+  lag: number | null;
+};
+
+/** The decoded segments (holds replay one, so each counts once); `overlap` in seconds. */
+export async function decodedSegments(page: Page, overlap: number): Promise<Decoded[]> {
+  return page.evaluate((overlap) => {
+    const tap = (window as unknown as { __tap: { sources: { buffer: AudioBuffer | null }[] } }).__tap;
+    const buffers: AudioBuffer[] = [];
+    for (const s of tap.sources) if (s.buffer && !buffers.includes(s.buffer)) buffers.push(s.buffer);
+    return buffers.map((b, i) => {
+      if (i === 0) return { frames: b.length, rate: b.sampleRate, correlation: null, lag: null };
+      const previous = buffers[i - 1].getChannelData(0);
+      const next = b.getChannelData(0);
+      const n = Math.round(overlap * b.sampleRate);
+      const tail = previous.length - n;
+      const at = (lag: number) => {
+        let [dot, a, c] = [0, 0, 0];
+        // The middle of the overlap: a codec's first and last packets are excluded.
+        for (let k = 2048; k < n - 2048; k++) {
+          const x = previous[tail + k];
+          const y = next[k + lag] ?? 0;
+          dot += x * y;
+          a += x * x;
+          c += y * y;
+        }
+        return dot / Math.sqrt(a * c + 1e-20);
+      };
+      let best = -2;
+      for (let lag = -1; lag <= 2; lag++) if (at(lag) > at(best)) best = lag;
+      return { frames: b.length, rate: b.sampleRate, correlation: at(best), lag: best };
+    });
+  }, overlap);
 }

@@ -35,6 +35,14 @@ async fn run() -> Result<(), String> {
         .and_then(|a| a.parse().ok());
     let config = Config::load(flags, leptos_addr)?;
     options.site_addr = config.http.addr;
+    // cargo-leptos tells the server it hashed the site's file names when it starts it; a binary started
+    // directly finds out from the hash file cargo-leptos leaves beside it.
+    if !options.hash_files {
+        options.hash_files = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())))
+            .is_some_and(|file| file.exists());
+    }
     if options.output_name.is_empty() {
         // Built by plain cargo rather than cargo-leptos: use the site name from Cargo.toml.
         options.output_name = "tsuzuki".into();

@@ -1,23 +1,92 @@
 //! The whole HTTP surface: the Leptos app (server-rendered, then hydrated), its static files, and the API.
+//! The page's files go out compressed (brotli or gzip, as the browser accepts) and with a cache policy:
+//! files whose names carry a content hash are kept for a year, everything else is revalidated.
 
 use app::{shell, App};
+use axum::extract::Request;
+use axum::handler::Handler;
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::session::Sessions;
 
 pub fn router(sessions: Sessions, options: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
+    // Static files with every header the browser sends (leptos_axum's own file handler drops the
+    // conditional ones, so nothing was ever answered 304); Leptos's "not found" page behind them.
+    let not_found = leptos_axum::file_and_error_handler(shell).with_state(options.clone());
+    let files = ServeDir::new(&*options.site_root)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(not_found);
     let pages = Router::new()
         .leptos_routes(&options, routes, {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
+        .fallback_service(files)
+        .with_state(options)
+        .layer(middleware::from_fn(cache_policy))
+        // Compressed as they go out: the wasm once per visitor (it is then cached for a year), the page
+        // in microseconds. Segments are not compressed (FLAC and Opus are compressed already, and a WAV
+        // must keep its byte ranges): they belong to the API router.
+        .layer(CompressionLayer::new());
     crate::api::router(sessions)
         .merge(pages)
         .layer(TraceLayer::new_for_http())
+}
+
+async fn cache_policy(request: Request, next: Next) -> Response {
+    let policy = cache_control(request.uri().path());
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static(policy));
+    response
+}
+
+/// A year and immutable for a file named with a content hash (`/pkg/tsuzuki.<hash>.wasm`): a new build
+/// has new names. Everything else, the page first, is revalidated on every use.
+fn cache_control(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let parts: Vec<&str> = name.split('.').collect();
+    let hashed = path.starts_with("/pkg/")
+        && parts.len() >= 3
+        && parts[parts.len() - 2].len() >= 16
+        && parts[parts.len() - 2]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_named_by_their_content_are_cached_for_good() {
+        let year = "public, max-age=31536000, immutable";
+        assert_eq!(cache_control("/pkg/tsuzuki.Xy9_ab-12345678901.wasm"), year);
+        assert_eq!(cache_control("/pkg/tsuzuki.0123456789abcdef0123.js"), year);
+        assert_eq!(cache_control("/pkg/tsuzuki.wasm"), "no-cache");
+        assert_eq!(cache_control("/pkg/tsuzuki.css"), "no-cache");
+        assert_eq!(cache_control("/"), "no-cache");
+        assert_eq!(cache_control("/favicon.svg"), "no-cache");
+        assert_eq!(
+            cache_control("/other/a.0123456789abcdef0123.js"),
+            "no-cache"
+        );
+    }
 }

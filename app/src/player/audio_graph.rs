@@ -5,12 +5,16 @@ use js_sys::{ArrayBuffer, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AudioBuffer, AudioBufferSourceNode, AudioContext, AudioScheduledSourceNode, GainNode,
+    AudioBuffer, AudioBufferSourceNode, AudioContext, AudioContextOptions,
+    AudioScheduledSourceNode, GainNode,
 };
 
 use crate::view::VoiceView;
 
 use super::timeline::{fade_curve, Blend, Entry, Placement};
+
+/// The server's segments are 48 kHz (ACE-Step's own rate; `Status::sample_rate`).
+const SEGMENT_RATE: f32 = 48_000.0;
 
 fn describe(error: JsValue) -> String {
     error.as_string().unwrap_or_else(|| format!("{error:?}"))
@@ -41,7 +45,12 @@ pub struct Voice {
 
 impl AudioGraph {
     pub fn new(volume: f64) -> Result<AudioGraph, String> {
-        let context = AudioContext::new().map_err(describe)?;
+        // At the segments' own rate: decoding then keeps every sample as it is (the overlap stays the very
+        // audio heard before, a segment keeps its exact length), and the browser converts to the device's
+        // rate once, on the continuous output, instead of each buffer on its own.
+        let options = AudioContextOptions::new();
+        options.set_sample_rate(SEGMENT_RATE);
+        let context = AudioContext::new_with_context_options(&options).map_err(describe)?;
         let master = context.create_gain().map_err(describe)?;
         master.gain().set_value(volume as f32);
         master

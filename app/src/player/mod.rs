@@ -9,6 +9,7 @@
 //! Nothing in the loop may panic: the browser build aborts on a panic, which would end the music for good.
 
 mod audio_graph;
+pub mod encoding;
 mod gate;
 mod lookahead;
 mod media;

@@ -12,6 +12,7 @@ use crate::api::{SessionState, StartRequest, Status};
 use crate::view::{generator_words, PlayerState, View, VoiceView};
 
 use super::audio_graph::{self, AudioGraph, Voice};
+use super::encoding::{self, Encoding, Link};
 use super::lookahead::Lookahead;
 use super::plan::{self, Kind, Schedule, Shown};
 use super::sync::{Sync, Verdict};
@@ -39,6 +40,9 @@ struct Stream {
     fresh: bool,
     latency: f64,
     lookahead: Lookahead,
+    /// The encoding segments are downloaded in now, and what is known of the link that chooses it.
+    encoding: Encoding,
+    link: Link,
     telemetry: Telemetry,
 }
 
@@ -65,6 +69,8 @@ pub async fn run(run: Run, first: Status) -> Result<(), String> {
         fresh: false,
         latency: 0.0,
         lookahead: Lookahead::default(),
+        encoding: Encoding::default(),
+        link: Link::default(),
         telemetry: Telemetry::default(),
     }));
     observe(&run, &stream, first).await;
@@ -158,8 +164,15 @@ async fn observe(run: &Run, stream: &Rc<RefCell<Stream>>, status: Status) {
     }
 }
 
+/// The listener's settings a tick reads.
+struct Settings {
+    crossfade: f64,
+    max_lead: f64,
+    data_saver: bool,
+}
+
 /// What a tick reads from the page; `None` once the page is gone.
-fn seen(view: View) -> Option<(f64, f64, Shown)> {
+fn seen(view: View) -> Option<(Settings, Shown)> {
     let shown = Shown {
         state: view.state.try_get_untracked()?,
         applies_from: view.applies_from.try_get_untracked()?,
@@ -167,11 +180,12 @@ fn seen(view: View) -> Option<(f64, f64, Shown)> {
         generating: view.generating.try_get_untracked()?,
         progress: view.progress.try_get_untracked()?,
     };
-    Some((
-        view.crossfade.try_get_untracked()?,
-        view.max_lead.try_get_untracked()?,
-        shown,
-    ))
+    let settings = Settings {
+        crossfade: view.crossfade.try_get_untracked()?,
+        max_lead: view.max_lead.try_get_untracked()?,
+        data_saver: view.data_saver.try_get_untracked()?,
+    };
+    Some((settings, shown))
 }
 
 /// Plans the tick and carries the plan out.
@@ -180,12 +194,11 @@ fn tick(run: &Run, stream: &Rc<RefCell<Stream>>) -> Result<(), String> {
     let Some(mut s) = borrow(stream) else {
         return Ok(());
     };
-    let (Some(now), Some((crossfade, max_lead, shown))) =
-        (run.with_graph(AudioGraph::now), seen(view))
-    else {
+    let (Some(now), Some((settings, shown))) = (run.with_graph(AudioGraph::now), seen(view)) else {
         return Ok(());
     };
-    s.lookahead.max_lead = max_lead;
+    s.lookahead.max_lead = settings.max_lead;
+    let crossfade = settings.crossfade;
     let voices: Vec<VoiceView> = s.voices.iter().map(Voice::view).collect();
     let state = plan::State {
         timeline: Timeline::new(s.segment, s.overlap, crossfade),
@@ -208,7 +221,14 @@ fn tick(run: &Run, stream: &Rc<RefCell<Stream>>) -> Result<(), String> {
     if let Some(index) = plan.fetch {
         s.downloading = Some(index);
         let session = s.sync.session_id.clone();
-        wasm_bindgen_futures::spawn_local(download(run.clone(), stream.clone(), index, session));
+        let (segment, max_lead) = (s.segment, settings.max_lead);
+        s.encoding = encoding::choose(settings.data_saver, s.encoding, &s.link, segment, max_lead);
+        let fetch = Fetch {
+            index,
+            encoding: s.encoding,
+            session,
+        };
+        wasm_bindgen_futures::spawn_local(download(run.clone(), stream.clone(), fetch));
     }
     if let Some(schedule) = &plan.schedule {
         put(run, &mut s, schedule)?;
@@ -294,21 +314,38 @@ fn put(run: &Run, s: &mut Stream, schedule: &Schedule) -> Result<(), String> {
     Ok(())
 }
 
-/// Downloads and decodes segment `index` in the background.
-async fn download(run: Run, stream: Rc<RefCell<Stream>>, index: u64, session: Option<String>) {
+/// A download to make: which segment, in which encoding, for which session.
+struct Fetch {
+    index: u64,
+    encoding: Encoding,
+    session: Option<String>,
+}
+
+/// Downloads and decodes a segment in the background.
+async fn download(run: Run, stream: Rc<RefCell<Stream>>, fetch: Fetch) {
     let view = run.view;
+    let Fetch {
+        index,
+        encoding,
+        session,
+    } = fetch;
     let outcome = async {
-        let (bytes, took, blend) =
-            net::segment(index, |p| view.download.set(Some((index, p)))).await?;
-        let promise = run.with_graph(|g| g.decode(&bytes)).ok_or("stopped")??;
-        Ok::<_, String>((audio_graph::decoded(promise).await?, took, blend))
+        let got = net::segment(index, encoding, |p| view.download.set(Some((index, p)))).await?;
+        let promise = run
+            .with_graph(|g| g.decode(&got.bytes))
+            .ok_or("stopped")??;
+        Ok::<_, String>((audio_graph::decoded(promise).await?, got))
     }
     .await;
     view.download.set(None);
     let Some(mut s) = borrow(&stream) else { return };
     s.downloading = None;
     match outcome {
-        Ok((buffer, took, blend)) => {
+        Ok((buffer, got)) => {
+            let (took, blend, bytes) = (got.latency, got.blend, got.bytes.byte_length());
+            let music = s.segment;
+            s.link.measured(f64::from(bytes), took, music, encoding);
+            s.telemetry.received(encoding, bytes, music, got.resumes);
             let last = s.voices.back().map(|v| v.index);
             let starting = last.is_none() || s.fresh;
             let wanted = plan::wanted(

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::encoding::Encoding;
 use super::plan::{Kind, Schedule};
 use super::timeline::{Blend, Entry};
 
@@ -26,6 +27,13 @@ pub struct Telemetry {
     pub decoded_alive: u64,
     /// The segment now audible.
     pub segment: Option<u64>,
+    /// The encoding of the last segment downloaded.
+    pub format: Option<Encoding>,
+    /// Its bytes per minute of music.
+    pub bytes_per_minute: f64,
+    /// Every byte of segments received, and how often a broken download resumed where it stopped.
+    pub bytes_received: u64,
+    pub resumes: u64,
     pub session_id: Option<String>,
     /// The most recent crossfades on the audio clock, oldest first.
     pub crossfades: Vec<Crossfade>,
@@ -49,6 +57,14 @@ pub struct Crossfade {
 const REMEMBERED: usize = 64;
 
 impl Telemetry {
+    /// Counts a segment received: `bytes` in `encoding` for `music` seconds, after `resumes` breaks.
+    pub fn received(&mut self, encoding: Encoding, bytes: u32, music: f64, resumes: u32) {
+        self.format = Some(encoding);
+        self.bytes_per_minute = f64::from(bytes) * 60.0 / music.max(1e-9);
+        self.bytes_received += u64::from(bytes);
+        self.resumes += u64::from(resumes);
+    }
+
     pub fn record(&mut self, crossfade: Crossfade) {
         if self.crossfades.len() == REMEMBERED {
             self.crossfades.remove(0);
@@ -133,6 +149,19 @@ mod tests {
                 (1, true, false, 4.0),
                 (0, false, true, 4.0)
             ]
+        );
+    }
+
+    #[test]
+    fn received_segments_give_the_format_and_bytes_per_minute() {
+        let mut telemetry = Telemetry::default();
+        telemetry.received(Encoding::Flac, 3_000_000, 30.0, 0);
+        telemetry.received(Encoding::Opus, 480_000, 30.0, 2);
+        assert_eq!(telemetry.format, Some(Encoding::Opus));
+        assert_eq!(telemetry.bytes_per_minute, 960_000.0);
+        assert_eq!(
+            (telemetry.bytes_received, telemetry.resumes),
+            (3_480_000, 2)
         );
     }
 

@@ -31,12 +31,10 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// Cut short by a fade-out of `seconds` from `at`: silent from then on. A voice already silent by
-    /// `at` is left as it is (fading it out again would first bring it back).
+    /// Cut short by a fade-out of `seconds` from `at`: silent from then on. Never later than it was: a
+    /// voice already silent by `at` stays silent (fading it out again would first bring it back).
     pub fn faded_out(&mut self, at: f64, seconds: f64) {
-        if self.end > at {
-            self.end = self.end.min(at + seconds);
-        }
+        self.end = self.end.min(at + seconds);
     }
 }
 

@@ -10,6 +10,10 @@ pub fn Controls() -> impl IntoView {
     let player = super::player();
     let view = player.view;
     let active = move || view.state.get().active();
+    // Play stays disabled until the page has hydrated (effects run only in the browser): a click on the
+    // server-rendered button before then would do nothing, silently.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     view! {
         <section class="controls">
             <label for="prompt">"Mood"</label>
@@ -22,7 +26,8 @@ pub fn Controls() -> impl IntoView {
                 on:input=move |ev| view.prompt.set(event_target_value(&ev))
             ></textarea>
             <div class="buttons">
-                <button id="play" class="play" on:click=move |_| player.play() disabled=active>
+                <button id="play" class="play" on:click=move |_| player.play()
+                    disabled=move || active() || !ready.get()>
                     "Play"
                 </button>
                 <button id="stop" class="stop" on:click=move |_| player.stop() disabled=move || !active()>

@@ -38,6 +38,7 @@ pub fn Home() -> impl IntoView {
         view.crossfade.set(stored.crossfade);
         view.volume.set(stored.volume);
         view.max_lead.set(stored.max_lead);
+        view.data_saver.set(stored.data_saver);
         player.install_media_keys();
         player.rejoin();
     });
@@ -47,6 +48,7 @@ pub fn Home() -> impl IntoView {
             crossfade: view.crossfade.get(),
             volume: view.volume.get(),
             max_lead: view.max_lead.get(),
+            data_saver: view.data_saver.get(),
         })
     });
     let _space = window_event_listener(ev::keydown, move |event| {

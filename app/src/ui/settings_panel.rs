@@ -1,5 +1,5 @@
 //! The settings: the longest prefetch lead, the crossfade and the volume, each a slider over its range in
-//! `crate::settings`.
+//! `crate::settings`, and data saver.
 
 use leptos::prelude::*;
 
@@ -18,6 +18,11 @@ pub fn SettingsPanel() -> impl IntoView {
                 shown=|v| format!("{v:.1} s")/>
             <Slider id="volume" label="Volume " setting=VOLUME value=view.volume shown=percent
                 changed=Callback::new(move |v| player.set_volume(v))/>
+            <label class="toggle">
+                <input id="data-saver" type="checkbox" prop:checked=move || view.data_saver.get()
+                    on:change=move |ev| view.data_saver.set(event_target_checked(&ev))/>
+                <span>"Data saver " <small>"(Opus, about 1 MB a minute, instead of lossless FLAC)"</small></span>
+            </label>
             <p class="hint">"Space plays and stops. Media keys work too."</p>
         </section>
     }

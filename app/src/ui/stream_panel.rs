@@ -31,6 +31,10 @@ pub fn StreamPanel() -> impl IntoView {
                 <div><dt>"Segment"</dt><dd id="segment">{move || view.segment.get().map_or("–".into(), |n| n.to_string())}</dd></div>
                 <div><dt>"Download"</dt><dd>{move || format!("{:.0} ms", telemetry.get().last_latency * 1000.0)}</dd></div>
                 <div><dt>"Prefetch lead"</dt><dd>{move || format!("{:.0} s", telemetry.get().lead)}</dd></div>
+                <div><dt>"Format"</dt><dd id="format">{move || {
+                    let t = telemetry.get();
+                    t.format.map_or("–".into(), |f| format!("{} · {:.1} MB/min", f.label(), t.bytes_per_minute / 1e6))
+                }}</dd></div>
                 <div><dt>"Holds"</dt><dd id="holds">{move || telemetry.get().holds}</dd></div>
             </dl>
         </section>

@@ -50,6 +50,8 @@ pub struct SessionConfig {
     pub job_timeout: Duration,
     /// The integrated loudness segments are levelled to, in LUFS; `None` leaves them as made.
     pub loudness_target: Option<f64>,
+    /// Bits per second of every segment's Opus copy.
+    pub opus_bitrate: u32,
     /// Whether the embedded synthesizer plays while the model is loading, unreachable or failing.
     pub bridge: bool,
 }

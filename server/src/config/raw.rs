@@ -56,6 +56,9 @@ pub struct RawSettings {
     /// Integrated loudness every segment is brought to (ITU-R BS.1770), in LUFS, or `off` [default: -16]
     #[arg(long, env = "TSUZUKI_LOUDNESS_TARGET", allow_hyphen_values = true)]
     pub(super) loudness_target: Option<String>,
+    /// Bitrate of the Opus copy of every segment, for slow links, in kb/s (16 to 256) [default: 128]
+    #[arg(long, env = "TSUZUKI_OPUS_BITRATE")]
+    pub(super) opus_bitrate: Option<u32>,
     /// Never let the embedded synthesizer play while the model loads or fails: wait for the model instead
     #[arg(long, env = "TSUZUKI_NO_BRIDGE", num_args = 0..=1, default_missing_value = "true")]
     pub(super) no_bridge: Option<bool>,
@@ -110,6 +113,7 @@ impl RawSettings {
             retry_backoff_ms: self.retry_backoff_ms.or(lower.retry_backoff_ms),
             job_timeout_seconds: self.job_timeout_seconds.or(lower.job_timeout_seconds),
             loudness_target: self.loudness_target.or(lower.loudness_target),
+            opus_bitrate: self.opus_bitrate.or(lower.opus_bitrate),
             no_bridge: self.no_bridge.or(lower.no_bridge),
             poll_interval_ms: self.poll_interval_ms.or(lower.poll_interval_ms),
             acestep_service: self.acestep_service.or(lower.acestep_service),

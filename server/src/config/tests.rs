@@ -38,6 +38,7 @@ fn defaults_are_the_product_defaults() {
     assert_eq!(config.backend, BackendKind::Synth);
     assert_eq!(config.session.max_attempts, 3);
     assert_eq!(config.session.loudness_target, Some(-16.0));
+    assert_eq!(config.session.opus_bitrate, 128_000);
     assert!(config.session.bridge);
 }
 
@@ -53,6 +54,7 @@ fn loudness_can_be_set_or_switched_off_and_the_bridge_refused() {
         Some(-23.0)
     );
     assert_eq!(load(&["--loudness-target", "off"]).loudness_target, None);
+    assert_eq!(load(&["--opus-bitrate", "96"]).opus_bitrate, 96_000);
     assert!(!load(&["--no-bridge"]).bridge);
     assert!(load(&["--no-bridge", "false"]).bridge);
 }
@@ -195,6 +197,7 @@ fn invalid_combinations_are_one_clear_line() {
         (&["--segment-seconds", "NaN"], "between 1 and 600"),
         (&["--loudness-target", "-3"], "between -36 and -6 LUFS"),
         (&["--loudness-target", "loud"], "or off, not \"loud\""),
+        (&["--opus-bitrate", "8"], "between 16 and 256 kb/s, not 8"),
     ] {
         let error = Config::load(cli(args), None).unwrap_err();
         assert!(error.contains(words), "{args:?}: {error}");

@@ -55,8 +55,15 @@ fn session(raw: &RawSettings) -> Result<SessionConfig, String> {
     if max_attempts == 0 {
         return Err("max attempts must be at least 1".into());
     }
+    let opus_kbps = raw.opus_bitrate.unwrap_or(128);
+    if !(16..=256).contains(&opus_kbps) {
+        return Err(format!(
+            "opus bitrate must be between 16 and 256 kb/s, not {opus_kbps}"
+        ));
+    }
     Ok(SessionConfig {
         loudness_target: loudness_target(raw.loudness_target.as_deref())?,
+        opus_bitrate: opus_kbps * 1000,
         bridge: !raw.no_bridge.unwrap_or(false),
         data_dir: raw
             .data_dir

@@ -1,6 +1,7 @@
 //! The listening session: one at a time, with a worker that makes segment after segment while listeners
 //! download them. [`Sessions`] is the shared handle the HTTP handlers use.
 
+mod delivery;
 mod failure;
 mod generate;
 mod join;
@@ -26,7 +27,9 @@ use crate::backend::synth::Synth;
 use crate::backend::Backend;
 use crate::config::{BackendKind, Config, CHANNELS, SAMPLE_RATE};
 use crate::containers::{Containers, Lease, ServiceError};
+use crate::encoding::Format;
 use crate::metrics::Metrics;
+use delivery::Deliveries;
 use generate::Generator;
 use link::Warming;
 use state::{Core, Lookup};
@@ -46,6 +49,15 @@ pub enum SessionError {
     Storage(String),
 }
 
+/// What one response of a segment download handed to the connection.
+pub struct Sent {
+    pub session_id: String,
+    pub index: u64,
+    pub format: Format,
+    pub range: std::ops::Range<u64>,
+    pub total: u64,
+}
+
 /// Which segment a download asks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Which {
@@ -53,10 +65,11 @@ pub enum Which {
     Index(u64),
 }
 
-/// An open segment file, ready to be streamed.
+/// An open segment file, ready to be streamed: the stored encoding a download of `format` comes from.
 pub struct Segment {
     pub session_id: String,
     pub index: u64,
+    pub format: Format,
     pub file: std::fs::File,
     pub bytes: u64,
     /// How it joins its predecessor's tail (see [`app::api::Join`]); `None` for a session's first.
@@ -70,6 +83,7 @@ struct Live {
     /// Segments no listener needs any more, deleted by the worker (off the async threads) before it writes
     /// anything new, so the session never holds more than the playing segment, the next and a seed.
     obsolete: Vec<PathBuf>,
+    deliveries: Deliveries,
     progress: watch::Receiver<f32>,
     /// The model's warm-up, while one runs.
     warming: watch::Receiver<Option<Warming>>,
@@ -185,6 +199,7 @@ impl Sessions {
                 core: Core::new(prompt),
                 files,
                 obsolete: Vec::new(),
+                deliveries: Deliveries::default(),
                 progress,
                 warming,
                 generator,
@@ -255,7 +270,7 @@ impl Sessions {
 
     /// Opens a segment for download. The file is opened under the lock, so a concurrent deletion cannot
     /// pull it away half-way (an open file outlives its directory entry).
-    pub fn open(&self, which: Which) -> Result<Segment, SessionError> {
+    pub fn open(&self, which: Which, format: Format) -> Result<Segment, SessionError> {
         let live = self.live();
         let live = live.as_ref().ok_or(SessionError::NoSession)?;
         let index = match which {
@@ -266,7 +281,7 @@ impl Sessions {
                 Lookup::Missing => return Err(SessionError::Missing(n)),
             },
         };
-        let path = live.files.segment(index);
+        let path = live.files.segment(index, format.stored());
         let file = std::fs::File::open(&path).map_err(|e| SessionError::Storage(e.to_string()))?;
         let bytes = file
             .metadata()
@@ -275,22 +290,38 @@ impl Sessions {
         Ok(Segment {
             session_id: live.id.clone(),
             index,
+            format,
             file,
             bytes,
             join: live.core.join(index),
         })
     }
 
-    /// A listener received all of segment `index`: older segments go, and the worker may continue.
-    pub fn downloaded(&self, session_id: &str, index: u64, elapsed: Duration, bytes: u64) {
+    /// Bytes `range` of segment `index` as `format` (`total` long) went out to a listener. Once every byte
+    /// of it has, in one download or several, older segments go and the worker may continue.
+    pub fn sent(&self, sent: Sent, elapsed: Duration) {
         let mut live = self.live();
-        let Some(live) = live.as_mut().filter(|l| l.id == session_id) else {
+        let Some(live) = live.as_mut().filter(|l| l.id == sent.session_id) else {
             return;
         };
+        let Sent {
+            session_id,
+            index,
+            format,
+            range,
+            total,
+        } = sent;
+        if !live
+            .deliveries
+            .sent(index, format, range.start, range.end, total)
+        {
+            return;
+        }
         tracing::info!(
             session = session_id,
             segment = index,
-            bytes,
+            format = format.extension(),
+            bytes = total,
             serve_ms = elapsed.as_secs_f64() * 1000.0,
             "segment downloaded"
         );
@@ -298,7 +329,7 @@ impl Sessions {
             .core
             .downloaded(index)
             .into_iter()
-            .map(|old| live.files.segment(old))
+            .flat_map(|old| live.files.segment_files(old))
             .collect();
         // Deleted at once off the async threads; the worker deletes them too before it writes anything
         // new, so they never share the disk with the next seed whichever comes first.

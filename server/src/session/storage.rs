@@ -6,6 +6,8 @@ use std::fs::File;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use crate::encoding::{Encoded, Stored};
+
 const SESSION_PREFIX: &str = "session-";
 
 /// The locked data dir.
@@ -69,12 +71,35 @@ pub struct SessionFiles {
 }
 
 impl SessionFiles {
-    pub fn segment(&self, index: u64) -> PathBuf {
-        self.dir.join(format!("segment-{index:06}.wav"))
+    /// Segment `index` as stored in `encoding`.
+    pub fn segment(&self, index: u64, encoding: Stored) -> PathBuf {
+        self.dir
+            .join(format!("segment-{index:06}.{}", encoding.extension()))
+    }
+
+    /// Every file of segment `index`.
+    pub fn segment_files(&self, index: u64) -> impl Iterator<Item = PathBuf> + '_ {
+        Stored::ALL.into_iter().map(move |e| self.segment(index, e))
     }
 
     pub fn seed(&self, index: u64) -> PathBuf {
         self.dir.join(format!("seed-{index:06}.wav"))
+    }
+
+    /// Writes segment `index` in every stored encoding; returns the bytes written. A write that fails
+    /// leaves none of the segment's files behind.
+    pub fn store(&self, index: u64, encoded: &Encoded) -> std::io::Result<u64> {
+        let mut written = 0;
+        for encoding in Stored::ALL {
+            let bytes = encoded.bytes(encoding);
+            if let Err(e) = std::fs::write(self.segment(index, encoding), bytes) {
+                self.segment_files(index)
+                    .for_each(|path| self.delete(&path));
+                return Err(e);
+            }
+            written += bytes.len() as u64;
+        }
+        Ok(written)
     }
 
     /// Deletes one file, logging it; a file already gone is fine.
@@ -110,8 +135,11 @@ mod tests {
         assert!(!root.path().join("session-old").exists());
         assert!(root.path().join("notes.txt").exists());
         let files = data.create_session("abc").unwrap();
-        std::fs::write(files.segment(3), b"x").unwrap();
-        assert!(root.path().join("session-abc/segment-000003.wav").exists());
+        for path in files.segment_files(3) {
+            std::fs::write(path, b"x").unwrap();
+        }
+        assert!(root.path().join("session-abc/segment-000003.flac").exists());
+        assert!(root.path().join("session-abc/segment-000003.opus").exists());
         files.remove_all();
         assert!(!root.path().join("session-abc").exists());
     }

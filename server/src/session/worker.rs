@@ -15,7 +15,8 @@ use super::join::join;
 use super::link::{self, Link, Warming};
 use super::{state::Plan, SessionFiles, Shared};
 use crate::backend::{Job, Task};
-use tsuzuki_audio::{seed, wav, Audio};
+use crate::encoding;
+use tsuzuki_audio::{seed, Audio};
 
 /// What the next segment continues from: the tail the listener hears last, and who made it.
 struct Made {
@@ -229,11 +230,14 @@ impl Segment<'_> {
         let joined =
             blocking(move || join(audio, index, heard.as_ref(), continues, overlap, target))
                 .await?;
-        let path = self.files.segment(index);
-        let audio = joined.audio;
-        let (audio, bytes) = blocking(move || wav::write(&path, &audio).map(|b| (audio, b)))
-            .await?
-            .map_err(|e| Failure::local(format!("Cannot write segment {index}: {e}.")))?;
+        let (files, audio, bitrate) = (self.files.clone(), joined.audio, config.opus_bitrate);
+        let (audio, bytes) = blocking(move || {
+            let encoded = encoding::encode(&audio, bitrate)?;
+            let bytes = files.store(index, &encoded).map_err(|e| e.to_string())?;
+            Ok::<_, String>((audio, bytes))
+        })
+        .await?
+        .map_err(|e| Failure::local(format!("Cannot store segment {index}: {e}.")))?;
         let shared = self.shared;
         shared.with(&self.worker.id, |live| {
             live.core.finished(index, joined.join)
