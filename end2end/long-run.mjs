@@ -70,7 +70,8 @@ const report = async () => {
   console.log(JSON.stringify({
     minutes: +((Date.now() - started) / 60000).toFixed(2),
     segment: t.segment, switches: t.switches, holds: t.holds, restarts: t.restarts, staleDiscarded: t.staleDiscarded,
-    decodedAlive: t.decodedAlive, heardSeconds: +r.tap.seconds.toFixed(1), recorderGaps: r.tap.gaps,
+    decodedAlive: t.decodedAlive, format: t.format, mbPerMinute: +((t.bytesPerMinute ?? 0) / 1e6).toFixed(2),
+    mbReceived: +((t.bytesReceived ?? 0) / 1e6).toFixed(1), resumes: t.resumes, heardSeconds: +r.tap.seconds.toFixed(1), recorderGaps: r.tap.gaps,
     silentWindows: r.tap.silent, quietestDb: +r.tap.quietest.toFixed(1), clicks: r.tap.clickCount,
     largestStep: +r.tap.largestStep.toFixed(4),
     worst: w.time === undefined ? null : { ratio: +w.ratio.toFixed(2), step: +w.step.toFixed(4), source: +w.source.toFixed(4), at: +w.time.toFixed(2), segment: w.segment, phase: w.phase },

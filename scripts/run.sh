@@ -6,4 +6,5 @@ source "$(dirname "$0")/setup.sh"
 setup_rust
 setup_npm
 step "Building and starting tsuzuki (release) on http://127.0.0.1:3000"
-exec cargo leptos serve --release "$@"
+# --precompress writes brotli and gzip copies of the page's files, which the server sends as they are.
+exec cargo leptos serve --release --precompress "$@"

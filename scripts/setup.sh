@@ -45,6 +45,8 @@ setup_rust() {
     step "Adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown
   fi
+  # The server's Opus encoder links libopus, found by pkg-config.
+  apt_install libopus-dev pkg-config
   cargo_tool cargo-leptos cargo-leptos "$CARGO_LEPTOS_VERSION" --locked
   cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
 }

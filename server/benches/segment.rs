@@ -33,10 +33,10 @@ fn time(runs: usize, mut f: impl FnMut()) -> Duration {
     )
 }
 
-/// The server's part of one segment: build the seed from the previous segment's tail (kept in memory),
-/// write it, bring the model's result to the session layout, write it as the next segment, and delete the
-/// seed and the segment before.
-fn server_work(dir: &Path, previous_tail: &Audio, result: Audio) {
+/// The server's part of one segment besides encoding it (`--bench encodings`): build the seed from the
+/// previous segment's tail (kept in memory), write it, bring the model's result to the session layout,
+/// store it (its FLAC and Opus, encoded beforehand here), and delete the seed and the segment before.
+fn server_work(dir: &Path, previous_tail: &Audio, result: Audio, encoded: &[Vec<u8>; 2]) {
     let seed = seed::build(
         previous_tail,
         frames_in(OVERLAP, RATE),
@@ -45,15 +45,19 @@ fn server_work(dir: &Path, previous_tail: &Audio, result: Audio) {
     let seed_path = dir.join("seed.wav");
     wav::write(&seed_path, &seed).expect("write seed");
     let normalised = convert::to_layout(result, RATE, 2, frames_in(SEGMENT, RATE));
-    let out = dir.join("next.wav");
-    wav::write(&out, &normalised).expect("write segment");
+    let out = [dir.join("next.flac"), dir.join("next.opus")];
+    for (path, bytes) in out.iter().zip(encoded) {
+        std::fs::write(path, bytes).expect("write segment");
+    }
     let _tail = seed::build(
         &normalised,
         frames_in(OVERLAP, RATE),
         frames_in(OVERLAP, RATE),
     );
     std::fs::remove_file(seed_path).expect("delete seed");
-    std::fs::remove_file(out).expect("delete the segment before");
+    for path in out {
+        std::fs::remove_file(path).expect("delete the segment before");
+    }
 }
 
 fn main() {
@@ -80,9 +84,16 @@ fn main() {
         std::fs::remove_file(&copy_target).expect("delete copy");
     });
     let tail = seed::build(&audio, frames_in(OVERLAP, RATE), frames_in(OVERLAP, RATE));
+    let encoded = tsuzuki::encoding::encode(&audio, 128_000).expect("encode");
+    let encoded = [encoded.flac, encoded.opus];
     let mut results = vec![audio.clone(); 16];
     let work = time(15, || {
-        server_work(dir.path(), &tail, results.pop().expect("one per run"))
+        server_work(
+            dir.path(),
+            &tail,
+            results.pop().expect("one per run"),
+            &encoded,
+        )
     });
     // What joining adds: the overlap's gain measured against the tail heard, undone, and the new material
     // levelled to -16 LUFS with the true-peak limiter, on a result that came back 3 dB quieter.

@@ -4,7 +4,7 @@ pub mod api;
 pub mod backend;
 pub mod config;
 pub mod containers;
-mod encoding;
+pub mod encoding;
 pub mod metrics;
 pub mod session;
 pub mod web;

@@ -157,7 +157,8 @@ struct Content {
 
 impl Content {
     async fn of(segment: Segment) -> Result<Content, ApiError> {
-        if segment.format.stored().extension() == segment.format.extension() {
+        // Only a WAV is made; the other encodings are the stored files themselves.
+        if segment.format != Format::Wav {
             return Ok(Content {
                 segment,
                 made: None,

@@ -3,7 +3,7 @@
 //! segment is encoded once, as FLAC and Opus, when it is made: those two are what the disk holds (about
 //! half of the WAV together), and a WAV is decoded from the FLAC when someone asks for one.
 
-mod opus;
+pub mod opus;
 
 use tsuzuki_audio::{flac, wav, Audio};
 

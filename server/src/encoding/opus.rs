@@ -17,7 +17,7 @@ const PACKET: usize = 960;
 const SERIAL: u32 = 0x7473_757a;
 
 /// Encodes stereo `audio` at 48 kHz as Ogg Opus at `bitrate` bits per second.
-pub(super) fn encode(audio: &Audio, bitrate: u32) -> Result<Vec<u8>, String> {
+pub fn encode(audio: &Audio, bitrate: u32) -> Result<Vec<u8>, String> {
     let failed = |e: opus::Error| format!("Opus encoding failed: {e}");
     let [left, right] = audio.channels.as_slice() else {
         return Err(format!(
