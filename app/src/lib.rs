@@ -10,8 +10,6 @@ mod view;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -37,16 +35,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The app: one page, so no client-side router (leptos_router was a sixth of the wasm).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Title text="tsuzuki · endless focus music"/>
-        <Router>
-            <Routes fallback=|| "Not found.">
-                <Route path=path!("/") view=ui::Home/>
-            </Routes>
-        </Router>
+        <ui::Home/>
     }
 }
 

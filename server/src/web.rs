@@ -4,10 +4,10 @@
 
 use app::{shell, App};
 use axum::extract::Request;
-use axum::handler::Handler;
-use axum::http::{header, HeaderValue};
+use axum::handler::HandlerWithoutStateExt;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{Html, Response};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -20,12 +20,11 @@ use crate::session::Sessions;
 pub fn router(sessions: Sessions, options: LeptosOptions) -> Router {
     let routes = generate_route_list(App);
     // Static files with every header the browser sends (leptos_axum's own file handler drops the
-    // conditional ones, so nothing was ever answered 304); Leptos's "not found" page behind them.
-    let not_found = leptos_axum::file_and_error_handler(shell).with_state(options.clone());
+    // conditional ones, so nothing was ever answered 304), and a plain "not found" page behind them.
     let files = ServeDir::new(&*options.site_root)
         .precompressed_br()
         .precompressed_gzip()
-        .fallback(not_found);
+        .fallback(not_found.into_service());
     let pages = Router::new()
         .leptos_routes(&options, routes, {
             let options = options.clone();
@@ -41,6 +40,17 @@ pub fn router(sessions: Sessions, options: LeptosOptions) -> Router {
     crate::api::router(sessions)
         .merge(pages)
         .layer(TraceLayer::new_for_http())
+}
+
+/// The app is one page: any other path is not found.
+async fn not_found() -> (StatusCode, Html<&'static str>) {
+    (
+        StatusCode::NOT_FOUND,
+        Html(concat!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · tsuzuki</title>",
+            "</head><body><p>Nothing here. The music is at <a href=\"/\">tsuzuki</a>.</p></body></html>"
+        )),
+    )
 }
 
 async fn cache_policy(request: Request, next: Next) -> Response {

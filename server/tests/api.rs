@@ -20,13 +20,7 @@ async fn download(server: &Server, path: &str) -> (u64, Audio) {
         .unwrap()
         .parse()
         .unwrap();
-    let length: usize = reply.headers()["content-length"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let bytes = reply.bytes().await.unwrap();
-    assert_eq!(bytes.len(), length);
+    let bytes = common::declared_body(reply).await;
     (index, wav::decode(&bytes).unwrap())
 }
 

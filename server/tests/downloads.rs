@@ -62,13 +62,7 @@ async fn a_segment_comes_as_wav_flac_and_opus_with_the_same_frames() {
             etag.starts_with('"') && etag.ends_with(&format!("-0.{extension}\"")),
             "{etag}"
         );
-        let length: usize = reply.headers()["content-length"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let bytes = reply.bytes().await.unwrap();
-        assert_eq!(bytes.len(), length);
+        let bytes = common::declared_body(reply).await;
         bodies.push(bytes);
     }
     let pcm = wav::decode(&bodies[0]).unwrap();

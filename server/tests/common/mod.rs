@@ -52,6 +52,18 @@ pub async fn spawn(mut config: Config) -> Server {
     }
 }
 
+/// A reply's body, checked to be exactly as long as its `Content-Length` said.
+pub async fn declared_body(reply: reqwest::Response) -> bytes::Bytes {
+    let length: usize = reply.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = reply.bytes().await.unwrap();
+    assert_eq!(bytes.len(), length);
+    bytes
+}
+
 /// Short segments for speed: 8 s with a 2 s overlap.
 pub fn short(data_dir: &Path) -> Config {
     let mut config = Config::with(data_dir.to_path_buf(), 8.0, 2.0);
