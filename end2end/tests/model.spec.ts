@@ -1,4 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
+import { open } from "./page";
 import { startDouble, startServer, type Double, type Server } from "./servers";
 import { analyse, expectNoClick, installTap, telemetry } from "./tap";
 
@@ -82,7 +83,7 @@ test("today's ACE-Step: every join keeps its level, and an overlap the model cha
   // A 6 s overlap leaves a second of shared music before each 4 s crossfade, where the levels are compared.
   server = await startServer([...ACESTEP, "--acestep-url", double.url, "--segment-seconds", "12", "--overlap-seconds", "6"]);
   const marked = different(page);
-  await page.goto(server.url);
+  await open(page, server.url);
   await page.locator("#play").click();
   await expect(page.locator("#state")).toHaveText("playing");
   await until("the model plays", async () => (await status(server!.url)).backend.active === "acestep", 60);
@@ -120,7 +121,7 @@ test("a cold, slow model: sound within 2 s of Play, and the move to the model ha
   double = await startDouble(["--mode", "current", "--model-load-ms", "10000", "--first-delay-ms", "20000"]);
   server = await startServer([...ACESTEP, "--acestep-url", double.url, "--segment-seconds", "8", "--overlap-seconds", "2"]);
   const marked = different(page);
-  await page.goto(server.url);
+  await open(page, server.url);
   const pressed = await page.evaluate(() => performance.now());
   await page.locator("#play").click();
   await until(
@@ -154,7 +155,7 @@ test("the model dies mid-session: the synthesizer carries on, and the model retu
     ...ACESTEP, "--acestep-url", double.url, "--segment-seconds", "8", "--overlap-seconds", "2",
     "--max-attempts", "2", "--retry-backoff-ms", "100",
   ]);
-  await page.goto(server.url);
+  await open(page, server.url);
   await page.locator("#play").click();
   await expect(page.locator("#state")).toHaveText("playing");
   await until("the model plays", async () => (await status(server!.url)).backend.active === "acestep", 60);

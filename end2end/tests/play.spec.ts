@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { open, reload } from "./page";
 import { analyse, expectNoClick, installTap, loudestSince } from "./tap";
 
 test.beforeEach(async ({ page }) => {
@@ -6,7 +7,7 @@ test.beforeEach(async ({ page }) => {
 });
 
 test("the page offers a mood, Play and Stop", async ({ page }) => {
-  await page.goto("/");
+  await open(page, "/");
   await expect(page.locator("#prompt")).toHaveAttribute(
     "placeholder",
     "instrumental ambient focus music, smooth continuous texture, no vocals, stable rhythm",
@@ -17,7 +18,7 @@ test("the page offers a mood, Play and Stop", async ({ page }) => {
 });
 
 test("Play makes continuous music and Stop silences it", async ({ page }) => {
-  await page.goto("/");
+  await open(page, "/");
   await page.locator("#prompt").fill("calm piano, soft rain");
   await page.locator("#play").click();
   await expect(page.locator("#state")).toHaveText("playing");
@@ -40,7 +41,7 @@ test("Play makes continuous music and Stop silences it", async ({ page }) => {
 });
 
 test("Space plays and stops, and settings survive a reload", async ({ page }) => {
-  await page.goto("/");
+  await open(page, "/");
   await expect(page.locator("#state")).toHaveText("idle");
   await page.locator("#crossfade").fill("5");
   await page.locator("#volume").fill("0.5");
@@ -52,7 +53,7 @@ test("Space plays and stops, and settings survive a reload", async ({ page }) =>
   await page.locator("body").click();
   await page.keyboard.press("Space");
   await expect(page.locator("#state")).toHaveText("idle");
-  await page.reload();
+  await reload(page);
   await expect(page.locator("#prompt")).toHaveValue("lofi piano 84 bpm");
   await expect(page.locator("#crossfade")).toHaveValue("5");
   await expect(page.locator("#volume")).toHaveValue("0.5");

@@ -11,11 +11,11 @@ pub fn Controls() -> impl IntoView {
     let view = player.view;
     let active = move || view.state.get().active();
     // Play stays disabled until the page has hydrated (effects run only in the browser): a click on the
-    // server-rendered button before then would do nothing, silently.
+    // server-rendered button before then would do nothing, silently. `data-ready` says so to tests.
     let ready = RwSignal::new(false);
     Effect::new(move |_| ready.set(true));
     view! {
-        <section class="controls">
+        <section class="controls" data-ready=move || ready.get().to_string()>
             <label for="prompt">"Mood"</label>
             <textarea
                 id="prompt"

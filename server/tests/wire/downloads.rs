@@ -1,8 +1,6 @@
 //! Segment downloads over real HTTP: the three encodings, byte ranges, resumption and revalidation.
 
-mod common;
-
-use common::{short, spawn, Server};
+use super::common::{self, short, spawn, Server};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 use tsuzuki_audio::{flac, wav};

@@ -1,9 +1,7 @@
 //! The page and its files over real HTTP: compressed as the browser accepts, cached for good when named by
 //! their content, revalidated otherwise; segments never compressed.
 
-mod common;
-
-use common::{short, spawn};
+use super::common::{self, short, spawn};
 use leptos::config::LeptosOptions;
 use serde_json::json;
 
