@@ -36,10 +36,12 @@ export type Heard = {
      */
     joinStepDb: number | null;
     /**
-     * Loudness change the crossfade causes, in dB. Into a segment that continues the same music: the heard
-     * audio against the incoming buffer's own audio for the same moments (relative to the same comparison
-     * just after the crossfade). Into a hold, whose two signals differ: the crossfade against the mean of
-     * the 2 s on either side; into different music, how far it strays outside the span of those two.
+     * Loudness change the crossfade causes, in dB: the heard audio against what the two buffers sound like
+     * on their own at the same moments (relative to the same comparison in the 2 s just after the
+     * crossfade, which cancels any gain after the sources). Into a segment that continues the same music
+     * the reference is the incoming buffer; into different music or a hold, whose powers add, it is the
+     * two buffers' powers moved from one to the other along the equal-power curve. So the music's own
+     * swell or lull is never counted against the crossfade.
      */
     levelDiffDb: number;
     /** Into the first segment of a new session. */
@@ -55,7 +57,7 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
   return page.evaluate((searchSeconds) => {
     type Block = { time: number; left: Float32Array };
     type Fade = { index: number; hold: boolean; equalPower: boolean; restart: boolean; start: number; end: number };
-    type Source = { buffer: AudioBuffer | null; when: number; offset: number };
+    type Source = { buffer: AudioBuffer | null; when: number; offset: number; stop: number };
     type Tap = { rate: number; blocks: Block[]; sources: Source[]; gaps: number; clicks: unknown[]; worst: Heard["worst"] };
     const tap = (window as unknown as { __tap: Tap }).__tap;
     const fades = (window as unknown as { tsuzukiTelemetry?: { crossfades: Fade[] } }).tsuzukiTelemetry?.crossfades ?? [];
@@ -120,36 +122,58 @@ export async function analyse(page: Page, searchSeconds = 9): Promise<Heard> {
       return [best, (lagAt * D) / rate];
     };
 
+    /** Where time `t` falls in a source's buffer, in frames. */
+    const frameOf = (s: Source, t: number) => Math.round((t - s.when + s.offset) * s.buffer!.sampleRate);
+    /** Mean power of a source's own audio between two times (0 outside its buffer). */
+    const power = (s: Source, from: number, to: number) => {
+      const data = s.buffer!.getChannelData(0);
+      const [i, j] = [frameOf(s, from), frameOf(s, to)];
+      let sum = 0;
+      for (let k = i; k < j; k++) sum += (data[k] ?? 0) ** 2;
+      return sum / Math.max(1, j - i);
+    };
+    const db = (p: number) => 10 * Math.log10(p + 1e-20);
+    /**
+     * What an equal-power crossfade of two unrelated signals sounds like, from their own audio: in 10 ms
+     * steps, each one's power weighted by its share of the curve (the player's raised-cosine angle).
+     */
+    const blendedDb = (out: Source, into: Source, start: number, end: number) => {
+      const step = 0.01;
+      let sum = 0;
+      let n = 0;
+      for (let t = start; t < end; t += step) {
+        const u = (t + step / 2 - start) / (end - start);
+        const share = Math.sin((Math.PI / 2) * (0.5 - 0.5 * Math.cos(Math.PI * u))) ** 2;
+        sum += (1 - share) * power(out, t, t + step) + share * power(into, t, t + step);
+        n++;
+      }
+      return db(sum / Math.max(1, n));
+    };
+
     const crossfades = fades
       .filter((c) => index(c.start - 2) > first && index(c.end + 2) < total)
       .map((c) => {
         const [a, b] = [index(c.start), index(c.end)];
-        const before = rms(index(c.start - 2), a);
-        const after = rms(b, index(c.end + 2));
         const [repeat, repeatLag] = bestRepeat(Math.floor(index(c.end + 0.05) / D));
-        // Into different music: how far the crossfade strays outside the span between the music on either
-        // side (the two may differ, an equal-power blend of them lies between). Into a hold: against their mean.
-        const inside = rms(a, b);
-        let levelDiffDb = c.equalPower
-          ? inside - Math.min(Math.max(inside, Math.min(before, after)), Math.max(before, after))
-          : inside - (before + after) / 2;
+        const playing = tap.sources.filter((s) => s.buffer);
+        const into = playing.find((s) => Math.abs(s.when - c.start) < 1e-6);
+        // The source fading out: the last one started before the crossfade that still sounds through it.
+        const out = playing
+          .filter((s) => s.when < c.start - 1e-6 && Math.min(s.stop, s.when + s.buffer!.duration - s.offset) >= c.end - 1e-3)
+          .pop();
+        if (!into) throw new Error(`no source starts the crossfade into ${c.index}`);
+        const after = rms(b, index(c.end + 2)) - db(power(into, c.end, c.end + 2));
+        let levelDiffDb: number;
+        if (c.equalPower) {
+          if (!out) throw new Error(`no source fades out in the crossfade into ${c.index}`);
+          levelDiffDb = rms(a, b) - blendedDb(out, into, c.start, c.end) - after;
+        } else {
+          levelDiffDb = rms(a, b) - db(power(into, c.start, c.end)) - after;
+        }
         let joinStepDb: number | null = null;
-        const source = tap.sources.find((s) => Math.abs(s.when - c.start) < 1e-6 && s.buffer);
-        if (!c.hold && source?.buffer) {
-          const data = source.buffer.getChannelData(0);
-          const at = (t: number) => Math.round((t - source.when + source.offset) * source.buffer!.sampleRate);
-          const refRms = (from: number, to: number) => {
-            let sum = 0;
-            for (let i = at(from); i < at(to); i++) sum += (data[i] ?? 0) ** 2;
-            return 10 * Math.log10(sum / Math.max(1, at(to) - at(from)) + 1e-20);
-          };
-          // Between different music the two signals' powers add, so the crossfade is judged against its
-          // surroundings, as a hold is; the same music is judged against the incoming buffer itself.
-          if (!c.equalPower) levelDiffDb = rms(a, b) - refRms(c.start, c.end) - (after - refRms(c.end, c.end + 2));
-          if (at(c.start - 1) >= 0) {
-            joinStepDb =
-              rms(index(c.start - 1), a) - refRms(c.start - 1, c.start) - (rms(b, index(c.end + 1)) - refRms(c.end, c.end + 1));
-          }
+        if (!c.hold && frameOf(into, c.start - 1) >= 0) {
+          const ref = (from: number, to: number) => db(power(into, from, to));
+          joinStepDb = rms(index(c.start - 1), a) - ref(c.start - 1, c.start) - (rms(b, index(c.end + 1)) - ref(c.end, c.end + 1));
         }
         return {
           index: c.index,

@@ -197,7 +197,9 @@ pub async fn segment(
             return Err(message);
         }
         if reply.status() != 206 {
+            // The whole file: from the start, and with its own join.
             body = Body::default();
+            blend = None;
         }
         body.etag = body.etag.or_else(|| header("etag"));
         let length: u32 = header("content-length")
