@@ -139,6 +139,10 @@ pub struct Status {
     /// How the latest segment joins its predecessor.
     #[serde(default)]
     pub last_join: Option<Join>,
+    /// While no session runs: the one a listener last stopped (`POST /session/stop`). A player still on
+    /// it was stopped from another tab or device, and stops too instead of starting a new one.
+    #[serde(default)]
+    pub stopped_session: Option<String>,
 }
 
 /// What a starting backend is waiting for.
@@ -311,13 +315,16 @@ mod tests {
             error: None,
             starting: None,
             last_join: None,
+            stopped_session: None,
         })
         .unwrap();
         let object = status.as_object_mut().unwrap();
         object.remove("starting");
         object.remove("last_join");
+        object.remove("stopped_session");
         let parsed: Status = serde_json::from_value(status).unwrap();
         assert_eq!((parsed.starting, parsed.last_join), (None, None));
+        assert_eq!(parsed.stopped_session, None);
     }
 
     #[test]

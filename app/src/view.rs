@@ -36,6 +36,24 @@ impl PlayerState {
     }
 }
 
+/// Where the music is, when it is not in this tab: not an error, so said calmly.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Notice {
+    /// Another tab of this browser plays: this one offers to take over.
+    PlayingElsewhere,
+    /// The listener stopped the music in another tab or on another device.
+    StoppedElsewhere,
+}
+
+impl Notice {
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::PlayingElsewhere => "Playing in another tab.",
+            Notice::StoppedElsewhere => "Stopped from another tab or device.",
+        }
+    }
+}
+
 /// One voice as the visual timeline draws it, in audio-clock seconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VoiceView {
@@ -120,6 +138,8 @@ pub fn generator_words(backend: &BackendInfo, starting: Option<&StartingInfo>) -
 pub struct View {
     pub state: RwSignal<PlayerState>,
     pub message: RwSignal<Option<String>>,
+    /// A calm word on where the music is, when not here.
+    pub notice: RwSignal<Option<Notice>>,
     pub segment: RwSignal<Option<u64>>,
     pub generating: RwSignal<Option<u64>>,
     pub progress: RwSignal<f32>,
@@ -146,6 +166,7 @@ impl View {
         View {
             state: RwSignal::new(PlayerState::Idle),
             message: RwSignal::new(None),
+            notice: RwSignal::new(None),
             segment: RwSignal::new(None),
             generating: RwSignal::new(None),
             progress: RwSignal::new(0.0),

@@ -40,6 +40,61 @@ test("Play makes continuous music and Stop silences it", async ({ page }) => {
   expect(status.state).toBe("idle");
 });
 
+test("one tab plays at a time: a new tab offers to take over, and taking over moves the same music", async ({ page, context }) => {
+  await open(page, "/");
+  await page.locator("#play").click();
+  await expect(page.locator("#state")).toHaveText("playing");
+  const session = (await (await page.request.get("/session/status")).json()).session_id;
+  // A second tab of the same browser does not join in: two tabs would play the music twice.
+  const other = await context.newPage();
+  await installTap(other);
+  await open(other, "/");
+  await expect(other.locator("#notice")).toHaveText(/Playing in another tab/);
+  await other.waitForTimeout(1_000);
+  await expect(other.locator("#state")).toHaveText("idle");
+  expect(await loudestSince(other, 0), "the new tab stays silent").toBeLessThan(1e-3);
+  await expect(page.locator("#state")).toHaveText("playing");
+
+  await other.locator("#take-over").click();
+  await expect(other.locator("#state")).toHaveText("playing");
+  await expect(page.locator("#state")).toHaveText("idle");
+  await expect(page.locator("#notice")).toHaveText(/Playing in another tab/);
+  const tookOver = await page.evaluate(() => performance.now());
+  await other.waitForTimeout(3_000);
+  expect(await loudestSince(page, tookOver + 300), "the first tab falls silent").toBeLessThan(1e-3);
+  const heard = await analyse(other);
+  expect(heard.seconds).toBeGreaterThan(2);
+  expect(heard.silentWindows).toBe(0);
+  expectNoClick(heard);
+  const status = await (await page.request.get("/session/status")).json();
+  expect(status.session_id, "the same session goes on").toBe(session);
+
+  await other.locator("#stop").click();
+  await expect(page.locator("#notice")).toHaveText("Stopped from another tab or device.");
+  await other.close();
+});
+
+test("Stop on another device stops the music here too, and nothing starts it again", async ({ page, browser }) => {
+  await open(page, "/");
+  await page.locator("#play").click();
+  await expect(page.locator("#state")).toHaveText("playing");
+  // Another browser profile shares no tab channel: it stands for a phone or a second computer.
+  const device = await browser.newContext();
+  const remote = await device.newPage();
+  await open(remote, "/");
+  await expect(remote.locator("#state")).toHaveText("playing");
+  await remote.locator("#stop").click();
+  await expect(page.locator("#state")).toHaveText("idle", { timeout: 10_000 });
+  await expect(page.locator("#notice")).toHaveText("Stopped from another tab or device.");
+  const stoppedAt = await page.evaluate(() => performance.now());
+  // Several of this page's status polls would have come and gone: none of them starts a session again.
+  await page.waitForTimeout(3_000);
+  expect(await loudestSince(page, stoppedAt + 300)).toBeLessThan(1e-3);
+  const status = await (await page.request.get("/session/status")).json();
+  expect(status.state).toBe("idle");
+  await device.close();
+});
+
 test("Space plays and stops, and settings survive a reload", async ({ page }) => {
   await open(page, "/");
   await expect(page.locator("#state")).toHaveText("idle");

@@ -146,9 +146,17 @@ async fn twenty_segments_keep_only_the_playing_the_next_and_the_seed_and_join_se
     let (code, _, _) = error_of(server.get("/audio/99.wav").await).await;
     assert_eq!(code, 404);
 
+    let stopped = server.status().await.session_id;
     server.post("/session/stop", json!({})).await;
     assert!(server.session_dirs().is_empty(), "stop deletes everything");
-    assert_eq!(server.status().await.state, SessionState::Idle);
+    let status = server.status().await;
+    assert_eq!(status.state, SessionState::Idle);
+    // Players still on the stopped session learn that a listener stopped it, and stop too.
+    assert!(stopped.is_some());
+    assert_eq!(status.stopped_session, stopped);
+    server.post("/session/start", json!({})).await;
+    assert_eq!(server.status().await.stopped_session, None);
+    server.post("/session/stop", json!({})).await;
 }
 
 #[tokio::test]

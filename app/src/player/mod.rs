@@ -17,6 +17,7 @@ mod net;
 mod plan;
 mod stream;
 mod sync;
+mod tabs;
 pub mod telemetry;
 pub mod timeline;
 
@@ -27,7 +28,7 @@ use leptos::prelude::*;
 use leptos::reactive::send_wrapper_ext::SendOption;
 
 use crate::api::{PromptRequest, PromptResponse, SessionState, StartRequest, Status};
-use crate::view::{PlayerState, View};
+use crate::view::{Notice, PlayerState, View};
 use audio_graph::AudioGraph;
 use gate::Gate;
 use telemetry::Telemetry;
@@ -49,12 +50,20 @@ struct Shared {
     run: Cell<u64>,
     graph: RefCell<Option<AudioGraph>>,
     gate: Gate,
+    /// The other tabs of this page, once the page has hydrated.
+    tabs: RefCell<Option<tabs::Channel>>,
 }
 
 impl Shared {
     fn next_run(&self) -> u64 {
         self.run.set(self.run.get().wrapping_add(1));
         self.run.get()
+    }
+
+    fn tell(&self, word: tabs::Word) {
+        if let Ok(Some(tabs)) = self.tabs.try_borrow().as_deref() {
+            tabs.tell(word);
+        }
     }
 
     fn stop_graph(&self) {
@@ -116,6 +125,19 @@ fn show(view: View, state: PlayerState) {
     }
 }
 
+/// How long a tab that opens waits for a playing tab to answer before it joins the stream itself.
+const ANSWER_MS: u32 = 300;
+
+/// Ends the current run and its sound, and shows the player idle; the server is not told.
+fn halt(shared: &Shared, view: View) {
+    shared.next_run();
+    shared.stop_graph();
+    show(view, PlayerState::Idle);
+    view.segment.set(None);
+    view.download.set(None);
+    view.applies_from.set(None);
+}
+
 impl Player {
     pub fn new(view: View) -> Player {
         Player {
@@ -146,12 +168,22 @@ impl Player {
                     status.state,
                     SessionState::Generating | SessionState::Waiting
                 ) {
-                    net::log("a stream is running on the server; joining it");
                     view.prompt.set(status.prompt);
-                    self.begin(false);
+                    // Another tab of this browser may be playing it: then offer to take over instead.
+                    shared.tell(tabs::Word::WhoPlays);
+                    gloo_timers::future::TimeoutFuture::new(ANSWER_MS).await;
+                    if view.notice.try_get_untracked().flatten() != Some(Notice::PlayingElsewhere) {
+                        net::log("a stream is running on the server; joining it");
+                        self.begin(false);
+                    }
                 }
             }
         });
+    }
+
+    /// Moves the music from the tab that plays it to this one: the same session, joined here.
+    pub fn take_over(self) {
+        self.begin(false);
     }
 
     fn begin(self, start: bool) {
@@ -164,6 +196,8 @@ impl Player {
             shared,
         };
         view.message.set(None);
+        view.notice.set(None);
+        run.shared.tell(tabs::Word::Playing);
         view.telemetry.set(Telemetry::default());
         show(view, PlayerState::Generating);
         let volume = view.volume.try_get_untracked().unwrap_or_default();
@@ -198,12 +232,8 @@ impl Player {
     pub fn stop(self) {
         let Some(shared) = self.shared() else { return };
         let view = self.view;
-        shared.next_run();
-        shared.stop_graph();
-        show(view, PlayerState::Idle);
-        view.segment.set(None);
-        view.download.set(None);
-        view.applies_from.set(None);
+        halt(&shared, view);
+        shared.tell(tabs::Word::Stopped);
         wasm_bindgen_futures::spawn_local(async move {
             let stop =
                 net::json::<Status>(&shared.gate, view, "POST", "/session/stop", None::<&()>);
@@ -245,6 +275,41 @@ impl Player {
     pub fn answer_token(self, token: Option<&str>) {
         if let Some(shared) = self.shared() {
             shared.gate.answer(self.view, token);
+        }
+    }
+
+    /// Joins the page's other tabs, so only one of them plays.
+    pub fn install_tabs(self) {
+        let Some(shared) = self.shared() else { return };
+        let channel = tabs::Channel::open(move |word| self.hear(word));
+        let slot = shared.tabs.try_borrow_mut();
+        if let Ok(mut slot) = slot {
+            *slot = channel;
+        }
+    }
+
+    fn hear(self, word: tabs::Word) {
+        let view = self.view;
+        let playing = view
+            .state
+            .try_get_untracked()
+            .is_some_and(PlayerState::active);
+        match tabs::hear(word, playing) {
+            tabs::Reply::Yield => {
+                net::log("another tab plays now; falling silent here");
+                if let Some(shared) = self.shared() {
+                    halt(&shared, view);
+                }
+                view.notice.set(Some(Notice::PlayingElsewhere));
+            }
+            tabs::Reply::Answer => {
+                if let Some(shared) = self.shared() {
+                    shared.tell(tabs::Word::Playing);
+                }
+            }
+            tabs::Reply::ShowPlayingElsewhere => view.notice.set(Some(Notice::PlayingElsewhere)),
+            tabs::Reply::ShowStopped => view.notice.set(Some(Notice::StoppedElsewhere)),
+            tabs::Reply::Nothing => {}
         }
     }
 

@@ -9,16 +9,16 @@ use leptos::prelude::*;
 use web_sys::AudioBuffer;
 
 use crate::api::{SessionState, StartRequest, Status};
-use crate::view::{generator_words, PlayerState, View, VoiceView};
+use crate::view::{generator_words, Notice, PlayerState, View, VoiceView};
 
 use super::audio_graph::{self, AudioGraph, Voice};
 use super::encoding::{self, Encoding, Link};
 use super::lookahead::Lookahead;
 use super::plan::{self, Kind, Schedule, Shown};
-use super::sync::{Sync, Verdict};
+use super::sync::{NoSession, Sync, Verdict};
 use super::telemetry::Telemetry;
 use super::timeline::{Blend, Entry, Timeline};
-use super::{net, show, Run};
+use super::{halt, net, show, Run};
 
 /// How often to ask the server for its status while music plays, and while waiting for the first sound.
 const POLL_MS: f64 = 1000.0;
@@ -113,7 +113,7 @@ async fn poll(run: Run, stream: Rc<RefCell<Stream>>) {
 /// Takes in a status report.
 async fn observe(run: &Run, stream: &Rc<RefCell<Stream>>, status: Status) {
     let view = run.view;
-    let restart_needed = {
+    let no_session = {
         let Some(mut s) = borrow(stream) else { return };
         match s
             .sync
@@ -135,7 +135,8 @@ async fn observe(run: &Run, stream: &Rc<RefCell<Stream>>, status: Status) {
             Verdict::Same | Verdict::Newer(_) => {}
         }
         s.telemetry.session_id = s.sync.session_id.clone();
-        status.state == SessionState::Idle
+        (status.state == SessionState::Idle)
+            .then(|| s.sync.no_session(status.stopped_session.as_deref()))
     };
     view.generating.set(status.generating_index);
     view.generator
@@ -148,19 +149,27 @@ async fn observe(run: &Run, stream: &Rc<RefCell<Stream>>, status: Status) {
         }
         _ => view.message.set(None),
     }
-    if restart_needed {
-        // The server lost the session (it restarted, or it was stopped elsewhere): music should not stop
-        // until the listener says so, so start a new one and crossfade into it.
-        net::log("the server has no session; starting a new one");
-        let body = StartRequest {
-            prompt: view.prompt.try_get_untracked(),
-        };
-        if let Ok(status) = run
-            .json::<Status>("POST", "/session/start", Some(&body))
-            .await
-        {
-            Box::pin(observe(run, stream, status)).await;
+    match no_session {
+        Some(NoSession::StopToo) => {
+            net::log("the session was stopped elsewhere; stopping here too");
+            halt(&run.shared, view);
+            view.notice.set(Some(Notice::StoppedElsewhere));
         }
+        Some(NoSession::StartAnother) => {
+            // The server lost the session (it restarted): music should not stop until the listener says
+            // so, so start a new one and crossfade into it.
+            net::log("the server has no session; starting a new one");
+            let body = StartRequest {
+                prompt: view.prompt.try_get_untracked(),
+            };
+            if let Ok(status) = run
+                .json::<Status>("POST", "/session/start", Some(&body))
+                .await
+            {
+                Box::pin(observe(run, stream, status)).await;
+            }
+        }
+        None => {}
     }
 }
 

@@ -14,6 +14,15 @@ pub enum Verdict {
     Restarted,
 }
 
+/// What a player does when the server has no session.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NoSession {
+    /// The session was lost (the server restarted): music should not stop until the listener says so.
+    StartAnother,
+    /// The listener stopped this very session from another tab or device: stop here too.
+    StopToo,
+}
+
 /// What the player has seen of the server.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sync {
@@ -47,6 +56,14 @@ impl Sync {
             }
         }
     }
+
+    /// Decides for a server with no session that says which session a listener stopped last.
+    pub fn no_session(&self, stopped_session: Option<&str>) -> NoSession {
+        match (stopped_session, self.session_id.as_deref()) {
+            (Some(stopped), Some(ours)) if stopped == ours => NoSession::StopToo,
+            _ => NoSession::StartAnother,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +91,17 @@ mod tests {
             (Some("b"), Some(0))
         );
         assert_eq!(sync.observe(Some("b"), Some(1)), Verdict::Newer(1));
+    }
+
+    #[test]
+    fn only_a_stop_of_our_own_session_stops_us() {
+        let mut sync = Sync::default();
+        // Before any session is known, nothing stopped is ours.
+        assert_eq!(sync.no_session(Some("a")), NoSession::StartAnother);
+        sync.observe(Some("a"), Some(3));
+        assert_eq!(sync.no_session(Some("a")), NoSession::StopToo);
+        // A server that restarted remembers no stop; one that stopped an older session did not stop ours.
+        assert_eq!(sync.no_session(None), NoSession::StartAnother);
+        assert_eq!(sync.no_session(Some("b")), NoSession::StartAnother);
     }
 }

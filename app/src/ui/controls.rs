@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::token_form::TokenForm;
 use crate::api::DEFAULT_PROMPT;
+use crate::view::Notice;
 
 #[component]
 pub fn Controls() -> impl IntoView {
@@ -46,6 +47,17 @@ pub fn Controls() -> impl IntoView {
             <Show when=move || view.applies_from.get().is_some()>
                 <p id="applies" class="note">
                     {move || format!("New mood applies from segment {}", view.applies_from.get().unwrap_or_default())}
+                </p>
+            </Show>
+            <Show when=move || view.notice.get().is_some()>
+                <p id="notice" class="note" role="status">
+                    <span>{move || view.notice.get().map(Notice::text)}</span>
+                    <Show when=move || view.notice.get() == Some(Notice::PlayingElsewhere)>
+                        " "
+                        <button id="take-over" class="retry" on:click=move |_| player.take_over()>
+                            "Play here"
+                        </button>
+                    </Show>
                 </p>
             </Show>
             <Show when=move || view.message.get().is_some()>

@@ -40,6 +40,7 @@ pub fn Home() -> impl IntoView {
         view.max_lead.set(stored.max_lead);
         view.data_saver.set(stored.data_saver);
         player.install_media_keys();
+        player.install_tabs();
         player.rejoin();
     });
     Effect::new(move |_| {

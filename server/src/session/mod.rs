@@ -101,6 +101,8 @@ struct Shared {
     bridge: Option<Arc<dyn Backend>>,
     data: DataDir,
     live: Mutex<Option<Live>>,
+    /// The session a listener stopped last, until another starts: players still on it stop too.
+    stopped: Mutex<Option<String>>,
     containers: Option<Containers>,
     metrics: Arc<Metrics>,
 }
@@ -137,6 +139,7 @@ impl Sessions {
                 bridge,
                 data,
                 live: Mutex::new(None),
+                stopped: Mutex::new(None),
                 containers,
                 metrics,
             }),
@@ -165,6 +168,13 @@ impl Sessions {
         self.shared.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn stopped(&self) -> MutexGuard<'_, Option<String>> {
+        self.shared
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Starts a new session (stopping any running one) with `prompt`, or the default prompt.
     pub async fn start(&self, prompt: Option<String>) -> Result<Status, SessionError> {
         let prompt = prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_string());
@@ -182,6 +192,7 @@ impl Sessions {
             // The worker is spawned under the lock that installs its session: whenever it first looks,
             // the session is there (a worker that found none would exit, leaving it `starting` for ever).
             let mut live = self.live();
+            self.stopped().take();
             let worker = tokio::spawn(worker::run(worker::Worker {
                 shared: Arc::downgrade(&self.shared),
                 id: id.to_string(),
@@ -215,7 +226,14 @@ impl Sessions {
 
     /// Stops the session: cancels its generation and deletes its files.
     pub async fn stop(&self) -> Status {
-        let old = self.live().take();
+        let old = {
+            let mut live = self.live();
+            let old = live.take();
+            if let Some(old) = &old {
+                *self.stopped() = Some(old.id.clone());
+            }
+            old
+        };
         if let Some(old) = old {
             end(old).await;
         }
@@ -265,6 +283,10 @@ impl Sessions {
             error: core.and_then(Core::error).cloned(),
             starting: live.as_ref().and_then(|l| self.shared.starting(l)),
             last_join: core.and_then(Core::last_join),
+            stopped_session: match &*live {
+                Some(_) => None,
+                None => self.stopped().clone(),
+            },
         }
     }
 
