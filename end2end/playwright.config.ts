@@ -15,6 +15,9 @@ export default defineConfig({
   use: {
     baseURL: process.env.TSUZUKI_URL ?? "http://127.0.0.1:3000",
     trace: "retain-on-failure",
+    // The page's service worker would hide requests from route interception; the test of the worker
+    // itself allows it.
+    serviceWorkers: "block",
     launchOptions: {
       // Debian's Chromium; Playwright's own browser download cannot work offline.
       executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",

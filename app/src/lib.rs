@@ -2,9 +2,12 @@
 
 mod access;
 pub mod api;
+mod moods;
+mod offline;
 mod player;
 mod settings;
 mod storage;
+mod timer;
 mod ui;
 mod view;
 
@@ -21,6 +24,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="description" content="Endless focus music, generated as you listen"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <link rel="apple-touch-icon" href="/icon-192.png"/>
+                <meta name="theme-color" content="#0f1216"/>
                 <AutoReload options=options.clone()/>
                 // The page's own files carry content hashes in their names (cargo-leptos), so they can be
                 // cached for good; the page itself is always revalidated.

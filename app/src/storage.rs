@@ -1,13 +1,17 @@
-//! What the page remembers across reloads, in `localStorage`: the prompt, the settings, and the server's
-//! access token.
+//! What the page remembers across reloads, in `localStorage`: the prompt, the settings, the timer, the
+//! favourite moods, and the server's access token.
 
+use crate::moods::{self, Mood};
 use crate::settings::{CROSSFADE, MAX_LEAD, VOLUME};
+use crate::timer::Plan;
 
 const PROMPT: &str = "tsuzuki.prompt";
 const CROSSFADE_KEY: &str = "tsuzuki.crossfade";
 const VOLUME_KEY: &str = "tsuzuki.volume";
 const MAX_LEAD_KEY: &str = "tsuzuki.max_lead";
 const DATA_SAVER_KEY: &str = "tsuzuki.data_saver";
+const TIMER_KEY: &str = "tsuzuki.timer";
+const FAVOURITES_KEY: &str = "tsuzuki.favourites";
 const TOKEN: &str = "tsuzuki.token";
 
 fn storage() -> Option<web_sys::Storage> {
@@ -31,6 +35,8 @@ pub struct Prefs {
     pub volume: f64,
     pub max_lead: f64,
     pub data_saver: bool,
+    pub timer: Option<Plan>,
+    pub favourites: Vec<Mood>,
 }
 
 pub fn load() -> Prefs {
@@ -45,6 +51,11 @@ pub fn load() -> Prefs {
         volume: setting(VOLUME_KEY, VOLUME),
         max_lead: setting(MAX_LEAD_KEY, MAX_LEAD),
         data_saver: get(DATA_SAVER_KEY).as_deref() == Some("true"),
+        timer: get(TIMER_KEY).as_deref().and_then(Plan::parse),
+        favourites: get(FAVOURITES_KEY)
+            .as_deref()
+            .map(moods::parse)
+            .unwrap_or_default(),
     }
 }
 
@@ -54,6 +65,12 @@ pub fn save(prefs: &Prefs) {
     set(VOLUME_KEY, &prefs.volume.to_string());
     set(MAX_LEAD_KEY, &prefs.max_lead.to_string());
     set(DATA_SAVER_KEY, &prefs.data_saver.to_string());
+    if let Ok(timer) = serde_json::to_string(&prefs.timer) {
+        set(TIMER_KEY, &timer);
+    }
+    if let Ok(favourites) = serde_json::to_string(&prefs.favourites) {
+        set(FAVOURITES_KEY, &favourites);
+    }
 }
 
 /// The access token the listener gave, if any.

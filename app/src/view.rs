@@ -5,9 +5,11 @@ use leptos::prelude::*;
 
 use crate::access::Ask;
 use crate::api::{BackendInfo, BridgeReason, StartingInfo, StartingPhase};
+use crate::moods::Mood;
 use crate::player::telemetry::Telemetry;
 use crate::player::timeline::Placement;
 use crate::settings::{CROSSFADE, MAX_LEAD, VOLUME};
+use crate::timer::Plan;
 
 /// What the listener sees in the state badge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,10 @@ pub enum Notice {
     PlayingElsewhere,
     /// The listener stopped the music in another tab or on another device.
     StoppedElsewhere,
+    /// The timer ran out and ended the session.
+    TimerEnded,
+    /// The page opened (from the service worker's cache) while the server is down.
+    ServerAway,
 }
 
 impl Notice {
@@ -50,6 +56,10 @@ impl Notice {
         match self {
             Notice::PlayingElsewhere => "Playing in another tab.",
             Notice::StoppedElsewhere => "Stopped from another tab or device.",
+            Notice::TimerEnded => "Time is up: the session has ended.",
+            Notice::ServerAway => {
+                "The server is not answering; this page reconnects when it is back."
+            }
         }
     }
 }
@@ -159,6 +169,13 @@ pub struct View {
     pub max_lead: RwSignal<f64>,
     /// Download the small Opus encoding whatever the link.
     pub data_saver: RwSignal<bool>,
+    /// The session timer for the next Play (and the music playing, when set while it plays).
+    pub timer: RwSignal<Option<Plan>>,
+    /// The timer's reading while music plays, in words.
+    pub time_left: RwSignal<Option<String>>,
+    pub favourites: RwSignal<Vec<Mood>>,
+    /// The calm view is shown instead of the full page.
+    pub calm: RwSignal<bool>,
 }
 
 impl View {
@@ -181,6 +198,10 @@ impl View {
             volume: RwSignal::new(VOLUME.default),
             max_lead: RwSignal::new(MAX_LEAD.default),
             data_saver: RwSignal::new(false),
+            timer: RwSignal::new(None),
+            time_left: RwSignal::new(None),
+            favourites: RwSignal::new(Vec::new()),
+            calm: RwSignal::new(false),
         }
     }
 }

@@ -82,12 +82,28 @@
     tap.sources.push(source);
     return start.call(this, when, offset, ...rest);
   };
-  const stop = AudioScheduledSourceNode.prototype.stop;
-  AudioScheduledSourceNode.prototype.stop = function (when = 0) {
-    if (this.__tapSource) this.__tapSource.stop = Math.max(when, this.context.currentTime);
-    return stop.call(this, when);
+  // An oscillator (the timer's chimes) steps by at most 2π·f·peak per second: its bound, from the peak its
+  // envelope's automation reaches.
+  const scheduledStart = AudioScheduledSourceNode.prototype.start;
+  AudioScheduledSourceNode.prototype.start = function (when = 0, ...rest) {
+    if (this instanceof OscillatorNode) {
+      const source = { oscillator: this, when: Math.max(when, this.context.currentTime), stop: Infinity };
+      this.__tapSource = source;
+      tap.sources.push(source);
+    }
+    return scheduledStart.call(this, when, ...rest);
   };
-
+  for (const method of ["setValueAtTime", "linearRampToValueAtTime", "exponentialRampToValueAtTime", "setTargetAtTime"]) {
+    const original = AudioParam.prototype[method];
+    AudioParam.prototype[method] = function (value, ...rest) {
+      this.__tapPeak = Math.max(this.__tapPeak ?? 0, Math.abs(value));
+      return original.call(this, value, ...rest);
+    };
+  }
+  function oscillatorStep(s) {
+    const peak = s.oscillator.__tapEnvelope ? s.oscillator.__tapEnvelope.gain.__tapPeak ?? 1 : 1;
+    return (2 * Math.PI * s.oscillator.frequency.value * peak) / tap.rate;
+  }
   function stepTable(data) {
     const steps = new Float32Array(Math.ceil(data.length / WINDOW));
     for (let w = 0; w < steps.length; w++) {
@@ -102,7 +118,13 @@
   /** The largest step the sources sounding in frames `from..from+n` make themselves, a window either side. */
   function sourceStep(from, n) {
     let most = 0;
+    let oscillators = 0;
     for (const s of tap.sources) {
+      if (s.oscillator) {
+        const [begins, ends] = [s.when * tap.rate, s.stop * tap.rate];
+        if (from + n > begins && from <= ends) oscillators += oscillatorStep(s);
+        continue;
+      }
       if (!s.buffer) continue;
       const begins = Math.round(s.when * tap.rate);
       const length = s.buffer.length - Math.round(s.offset * tap.rate);
@@ -113,7 +135,8 @@
       const w = Math.floor(position / WINDOW);
       for (let k = Math.max(0, w - 1); k <= Math.min(s.steps.length - 1, w + 2); k++) most = Math.max(most, s.steps[k]);
     }
-    return most;
+    // Oscillators add to the music: their steps sum on top of the buffers' largest.
+    return most + oscillators;
   }
 
   /** Where `time` falls in the player's timeline, from the player's own telemetry. */
@@ -188,12 +211,14 @@
     else {
       // A long run keeps only the sources that may still sound.
       const now = next / rate;
-      tap.sources = tap.sources.filter((s) => s.stop > now - 1 && s.when + (s.buffer?.duration ?? 0) - s.offset > now - 1);
+      const ends = (s) => (s.oscillator ? s.stop : Math.min(s.stop, s.when + (s.buffer?.duration ?? 0) - s.offset));
+      tap.sources = tap.sources.filter((s) => ends(s) > now - 1);
     }
   }
 
   const connect = AudioNode.prototype.connect;
   AudioNode.prototype.connect = function (target, ...rest) {
+    if (this instanceof OscillatorNode && target instanceof GainNode) this.__tapEnvelope = target;
     if (!(target instanceof AudioDestinationNode)) return connect.call(this, target, ...rest);
     const context = target.context;
     if (!context.__tapJunction) {

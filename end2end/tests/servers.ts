@@ -42,7 +42,15 @@ async function stopChild(child: ChildProcess) {
   await exited;
 }
 
-export type Server = { url: string; port: number; stop(): Promise<void>; restart(): Promise<void> };
+export type Server = {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** Stops the process but keeps its port and data dir, until `up`. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+};
 
 /** A tsuzuki server with `args` (segment lengths, backend, ...) on a fresh port and data dir. */
 export async function startServer(args: string[]): Promise<Server> {
@@ -60,7 +68,11 @@ export async function startServer(args: string[]): Promise<Server> {
       rmSync(data, { recursive: true, force: true });
     },
     async restart() {
-      await stopChild(child);
+      await this.down();
+      await this.up();
+    },
+    down: () => stopChild(child),
+    async up() {
       child = launch("tsuzuki", all, url);
       await waitFor(`${url}/health`, child);
     },

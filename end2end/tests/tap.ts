@@ -276,3 +276,44 @@ export async function decodedSegments(page: Page, overlap: number): Promise<Deco
     });
   }, overlap);
 }
+
+/**
+ * The level heard between two moments on the audio clock, in dB of full scale (RMS); with `frequency`,
+ * only that frequency's component (a Goertzel filter over the stretch).
+ */
+export async function heardDb(page: Page, from: number, to: number, frequency?: number) {
+  return page.evaluate(
+    ([from, to, frequency]) => {
+      const tap = (window as unknown as { __tap: { rate: number; blocks: { time: number; left: Float32Array }[] } }).__tap;
+      const rate = tap.rate || 48000;
+      const samples: number[] = [];
+      for (const b of tap.blocks) {
+        if (b.time + b.left.length / rate < from || b.time > to) continue;
+        b.left.forEach((x, i) => {
+          const t = b.time + i / rate;
+          if (t >= from && t < to) samples.push(x);
+        });
+      }
+      const n = Math.max(1, samples.length);
+      if (!frequency) return 10 * Math.log10(samples.reduce((s, x) => s + x * x, 0) / n + 1e-20);
+      const w = (2 * Math.PI * frequency) / rate;
+      let [re, im] = [0, 0];
+      samples.forEach((x, k) => {
+        re += x * Math.cos(w * k);
+        im -= x * Math.sin(w * k);
+      });
+      // A sine of amplitude A gives |X| = A·n/2, and an RMS of A/√2.
+      return 10 * Math.log10((2 * (re * re + im * im)) / (n * n) + 1e-20);
+    },
+    [from, to, frequency ?? 0] as const,
+  );
+}
+
+/** After `waitMs`, nothing has sounded since this call (past the player's 50 ms fade) and the server is idle. */
+export async function expectSilentAndIdle(page: Page, waitMs = 1_000) {
+  const since = await page.evaluate(() => performance.now());
+  await page.waitForTimeout(waitMs);
+  expect(await loudestSince(page, since + 300), "silent").toBeLessThan(1e-3);
+  const status = await (await page.request.get("/session/status")).json();
+  expect(status.state, "the server's session is over").toBe("idle");
+}

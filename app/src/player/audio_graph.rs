@@ -1,33 +1,41 @@
 //! The Web Audio graph: one `AudioContext`, each voice an `AudioBufferSourceNode` through its own
-//! `GainNode` into a master gain, everything scheduled on the audio clock (never on timers).
+//! `GainNode` into the timer's break gain, then the volume and the timer's ending gain; everything scheduled
+//! on the audio clock (never on timers).
 
 use js_sys::{ArrayBuffer, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AudioBuffer, AudioBufferSourceNode, AudioContext, AudioContextOptions,
+    AnalyserNode, AudioBuffer, AudioBufferSourceNode, AudioContext, AudioContextOptions,
     AudioScheduledSourceNode, GainNode,
 };
 
+use crate::timer::{Plan, Reading};
 use crate::view::VoiceView;
 
 use super::timeline::{fade_curve, Blend, Entry, Placement};
+use super::timer_nodes::TimerNodes;
 
 /// The server's segments are 48 kHz (ACE-Step's own rate; `Status::sample_rate`).
 const SEGMENT_RATE: f32 = 48_000.0;
 
-fn describe(error: JsValue) -> String {
+pub(super) fn describe(error: JsValue) -> String {
     error.as_string().unwrap_or_else(|| format!("{error:?}"))
 }
 
 /// Points in a crossfade curve: smooth for any length the UI allows.
 const CURVE_POINTS: usize = 256;
+/// Frames the level is measured over.
+const LEVEL_FRAMES: u32 = 2048;
 /// Fade-in of the very first sound and fade-out on Stop: short, but never a click.
 const QUICK_FADE: f64 = 0.05;
 
 pub struct AudioGraph {
     context: AudioContext,
     master: GainNode,
+    timer: TimerNodes,
+    /// Listens to what goes to the speakers, for the calm view's visual.
+    analyser: AnalyserNode,
 }
 
 /// One segment (or a hold of one) on the graph.
@@ -44,7 +52,7 @@ pub struct Voice {
 }
 
 impl AudioGraph {
-    pub fn new(volume: f64) -> Result<AudioGraph, String> {
+    pub fn new(volume: f64, timer: Option<Plan>) -> Result<AudioGraph, String> {
         // At the segments' own rate: decoding then keeps every sample as it is (the overlap stays the very
         // audio heard before, a segment keeps its exact length), and the browser converts to the device's
         // rate once, on the continuous output, instead of each buffer on its own.
@@ -53,12 +61,41 @@ impl AudioGraph {
         let context = AudioContext::new_with_context_options(&options).map_err(describe)?;
         let master = context.create_gain().map_err(describe)?;
         master.gain().set_value(volume as f32);
-        master
-            .connect_with_audio_node(&context.destination())
+        let mut nodes = TimerNodes::new(&context, &master)?;
+        nodes.set(&context, &master, timer)?;
+        let analyser = context.create_analyser().map_err(describe)?;
+        analyser.set_fft_size(LEVEL_FRAMES);
+        nodes
+            .output()
+            .connect_with_audio_node(&analyser)
             .map_err(describe)?;
         // Play is a user gesture, so the context may start; a suspended one would stay silent.
         let _ = context.resume();
-        Ok(AudioGraph { context, master })
+        Ok(AudioGraph {
+            context,
+            master,
+            timer: nodes,
+            analyser,
+        })
+    }
+
+    /// How loud the music is now, 0 (−60 dBFS or less) to 1 (full scale), over the last 43 ms.
+    pub fn level(&self) -> f32 {
+        let mut frames = [0f32; LEVEL_FRAMES as usize];
+        self.analyser.get_float_time_domain_data(&mut frames);
+        let power = frames.iter().map(|x| x * x).sum::<f32>() / frames.len() as f32;
+        let db = 10.0 * (power + 1e-12).log10();
+        ((db + 60.0) / 60.0).clamp(0.0, 1.0)
+    }
+
+    /// Sets the timer afresh from now, or clears it.
+    pub fn set_timer(&mut self, plan: Option<Plan>) -> Result<(), String> {
+        self.timer.set(&self.context, &self.master, plan)
+    }
+
+    /// Where the timer stands, if one is set.
+    pub fn timer(&self) -> Option<Reading> {
+        self.timer.read(self.now())
     }
 
     /// Seconds on the audio clock.
@@ -91,7 +128,7 @@ impl AudioGraph {
         source.set_buffer(Some(buffer));
         let gain = self.context.create_gain().map_err(describe)?;
         source.connect_with_audio_node(&gain).map_err(describe)?;
-        gain.connect_with_audio_node(&self.master)
+        gain.connect_with_audio_node(self.timer.input())
             .map_err(describe)?;
         let param = gain.gain();
         // Silent until its fade begins: a gain left at its default of 1 let the first frame through at full

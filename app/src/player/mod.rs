@@ -20,6 +20,7 @@ mod sync;
 mod tabs;
 pub mod telemetry;
 pub mod timeline;
+mod timer_nodes;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -28,6 +29,7 @@ use leptos::prelude::*;
 use leptos::reactive::send_wrapper_ext::SendOption;
 
 use crate::api::{PromptRequest, PromptResponse, SessionState, StartRequest, Status};
+use crate::timer::Plan;
 use crate::view::{Notice, PlayerState, View};
 use audio_graph::AudioGraph;
 use gate::Gate;
@@ -125,6 +127,9 @@ fn show(view: View, state: PlayerState) {
     }
 }
 
+/// How often a page that cannot reach the server tries again.
+const RECONNECT_MS: u32 = 2000;
+
 /// How long a tab that opens waits for a playing tab to answer before it joins the stream itself.
 const ANSWER_MS: u32 = 300;
 
@@ -136,6 +141,19 @@ fn halt(shared: &Shared, view: View) {
     view.segment.set(None);
     view.download.set(None);
     view.applies_from.set(None);
+    view.time_left.set(None);
+}
+
+/// Ends the music here and the server's session (its files are deleted), and tells the other tabs;
+/// `notice` says why, when it was not the listener's Stop.
+fn end(shared: Rc<Shared>, view: View, notice: Option<Notice>) {
+    halt(&shared, view);
+    view.notice.set(notice);
+    shared.tell(tabs::Word::Stopped);
+    wasm_bindgen_futures::spawn_local(async move {
+        let stop = net::json::<Status>(&shared.gate, view, "POST", "/session/stop", None::<&()>);
+        let _ = stop.await;
+    });
 }
 
 impl Player {
@@ -161,6 +179,14 @@ impl Player {
         let Some(shared) = self.shared() else { return };
         let view = self.view;
         wasm_bindgen_futures::spawn_local(async move {
+            // A page opened from the service worker's cache while the server is down waits for it.
+            while !net::reachable().await {
+                view.notice.set(Some(Notice::ServerAway));
+                gloo_timers::future::TimeoutFuture::new(RECONNECT_MS).await;
+            }
+            if view.notice.try_get_untracked().flatten() == Some(Notice::ServerAway) {
+                view.notice.set(None);
+            }
             let status =
                 net::json::<Status>(&shared.gate, view, "GET", "/session/status", None::<&()>);
             if let Ok(status) = status.await {
@@ -201,7 +227,8 @@ impl Player {
         view.telemetry.set(Telemetry::default());
         show(view, PlayerState::Generating);
         let volume = view.volume.try_get_untracked().unwrap_or_default();
-        match AudioGraph::new(volume) {
+        let timer = view.timer.try_get_untracked().flatten();
+        match AudioGraph::new(volume, timer) {
             Ok(graph) => match run.shared.graph.try_borrow_mut() {
                 Ok(mut slot) => *slot = Some(graph),
                 Err(_) => return run.fail("The player is busy; press Play again.".into()),
@@ -230,15 +257,9 @@ impl Player {
 
     /// Stops playback and the server's session.
     pub fn stop(self) {
-        let Some(shared) = self.shared() else { return };
-        let view = self.view;
-        halt(&shared, view);
-        shared.tell(tabs::Word::Stopped);
-        wasm_bindgen_futures::spawn_local(async move {
-            let stop =
-                net::json::<Status>(&shared.gate, view, "POST", "/session/stop", None::<&()>);
-            let _ = stop.await;
-        });
+        if let Some(shared) = self.shared() {
+            end(shared, self.view, None);
+        }
     }
 
     /// Sends a new prompt for the running session.
@@ -269,6 +290,24 @@ impl Player {
         if let Some(graph) = graph.as_ref().ok().and_then(|g| g.as_ref()) {
             graph.set_volume(volume);
         }
+    }
+
+    /// Sets the timer of the music playing afresh from now, or clears it (`None`).
+    pub fn set_timer(self, plan: Option<Plan>) {
+        let Some(shared) = self.shared() else { return };
+        let Ok(mut graph) = shared.graph.try_borrow_mut() else {
+            return;
+        };
+        if let Some(Err(e)) = graph.as_mut().map(|g| g.set_timer(plan)) {
+            net::log_error(&format!("cannot set the timer: {e}"));
+        }
+    }
+
+    /// How loud the music is now (0..1), if it plays here.
+    pub fn level(self) -> Option<f32> {
+        let shared = self.shared()?;
+        let graph = shared.graph.try_borrow().ok()?;
+        graph.as_ref().map(AudioGraph::level)
     }
 
     /// The listener's answer to the access-token form (`None`: declined).

@@ -72,6 +72,11 @@ async fn fetch(
     reply.dyn_into().map_err(describe)
 }
 
+/// Whether the server answers at all (its health check needs no token).
+pub async fn reachable() -> bool {
+    matches!(fetch("GET", "/health", None, None).await, Ok(reply) if reply.ok())
+}
+
 /// The reply if it is a success, else its error message.
 async fn checked(method: &str, url: &str, reply: Response) -> Result<Response, String> {
     if reply.ok() {

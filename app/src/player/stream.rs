@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use web_sys::AudioBuffer;
 
 use crate::api::{SessionState, StartRequest, Status};
+use crate::timer::Phase;
 use crate::view::{generator_words, Notice, PlayerState, View, VoiceView};
 
 use super::audio_graph::{self, AudioGraph, Voice};
@@ -18,7 +19,7 @@ use super::plan::{self, Kind, Schedule, Shown};
 use super::sync::{NoSession, Sync, Verdict};
 use super::telemetry::Telemetry;
 use super::timeline::{Blend, Entry, Timeline};
-use super::{halt, net, show, Run};
+use super::{end, halt, net, show, Run};
 
 /// How often to ask the server for its status while music plays, and while waiting for the first sound.
 const POLL_MS: f64 = 1000.0;
@@ -77,6 +78,7 @@ pub async fn run(run: Run, first: Status) -> Result<(), String> {
     wasm_bindgen_futures::spawn_local(poll(run.clone(), stream.clone()));
     while run.current() {
         tick(&run, &stream)?;
+        keep_time(&run);
         gloo_timers::future::TimeoutFuture::new(TICK_MS).await;
     }
     // The graph is closing with a short fade of its own; stopping the voices here could cut it off.
@@ -261,6 +263,17 @@ fn tick(run: &Run, stream: &Rc<RefCell<Stream>>) -> Result<(), String> {
     view.telemetry.set(s.telemetry.clone());
     view.frame.set(plan.frame);
     Ok(())
+}
+
+/// Shows the time left, and ends the session once the timer has run out (its fade is over by then, on
+/// the audio clock).
+fn keep_time(run: &Run) {
+    let reading = run.with_graph(AudioGraph::timer).flatten();
+    run.view.time_left.set(reading.map(|r| r.words()));
+    if reading.is_some_and(|r| r.phase == Phase::Ended) {
+        net::log("the timer ran out; ending the session");
+        end(run.shared.clone(), run.view, Some(Notice::TimerEnded));
+    }
 }
 
 /// Puts the voice `schedule` describes on the graph, fading out the ones it replaces.

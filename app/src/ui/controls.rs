@@ -39,7 +39,14 @@ pub fn Controls() -> impl IntoView {
                         "Change mood"
                     </button>
                 </Show>
-                <span id="state" class="badge" data-state=move || view.state.get().label()>
+                <button id="calm" class="quiet" on:click=move |_| view.calm.set(true)>"Calm view"</button>
+                <Show when=move || view.time_left.get().is_some()>
+                    // A timer role is not announced every second; the state badge's changes are.
+                    <span id="time-left" class="time-left" role="timer" aria-label="Time left">
+                        {move || view.time_left.get().unwrap_or_default()}
+                    </span>
+                </Show>
+                <span id="state" class="badge" role="status" data-state=move || view.state.get().label()>
                     {move || view.state.get().label()}
                 </span>
             </div>
