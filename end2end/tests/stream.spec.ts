@@ -148,6 +148,8 @@ test.describe("with a server of its own", () => {
     const held = (await telemetry(page)).holds;
     await expect(page.locator("#holds")).not.toHaveText("0");
     expect(Number(await page.locator("#holds").textContent())).toBeGreaterThanOrEqual(held);
+    // Screen readers hear of it in a polite live region.
+    await expect(page.locator("#holds-said")).toHaveText(/^The next segment was late; the music held \(\d+ so far\)\.$/);
     await expectSeamless(page, { switches: 1 });
   });
 

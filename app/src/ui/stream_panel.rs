@@ -37,6 +37,13 @@ pub fn StreamPanel() -> impl IntoView {
                 }}</dd></div>
                 <div><dt>"Holds"</dt><dd id="holds">{move || telemetry.get().holds}</dd></div>
             </dl>
+            // Heard by screen readers only: a hold changes nothing a listener hears, but is worth a word.
+            <p id="holds-said" class="sr-only" aria-live="polite">
+                {move || match telemetry.get().holds {
+                    0 => String::new(),
+                    n => format!("The next segment was late; the music held ({n} so far)."),
+                }}
+            </p>
         </section>
     }
 }
