@@ -353,18 +353,20 @@ async fn download(run: Run, stream: Rc<RefCell<Stream>>, fetch: Fetch) {
     } = fetch;
     let outcome = async {
         let got = net::segment(index, encoding, |p| view.download.set(Some((index, p)))).await?;
+        // Decoding detaches the bytes (their length reads 0 after it): count them first.
+        let bytes = got.bytes.byte_length();
         let promise = run
             .with_graph(|g| g.decode(&got.bytes))
             .ok_or("stopped")??;
-        Ok::<_, String>((audio_graph::decoded(promise).await?, got))
+        Ok::<_, String>((audio_graph::decoded(promise).await?, got, bytes))
     }
     .await;
     view.download.set(None);
     let Some(mut s) = borrow(&stream) else { return };
     s.downloading = None;
     match outcome {
-        Ok((buffer, got)) => {
-            let (took, blend, bytes) = (got.latency, got.blend, got.bytes.byte_length());
+        Ok((buffer, got, bytes)) => {
+            let (took, blend) = (got.latency, got.blend);
             let music = s.segment;
             s.link.measured(f64::from(bytes), took, music, encoding);
             s.telemetry.received(encoding, bytes, music, got.resumes);
