@@ -106,22 +106,15 @@ impl Plan {
     /// Where the session stands `elapsed` seconds after it began.
     pub fn read(&self, elapsed: f64) -> Reading {
         let left = (self.seconds() - elapsed).max(0.0);
+        let rests = self.rests();
         let (phase, until) = if left <= 0.0 {
             (Phase::Ended, elapsed)
         } else if elapsed >= self.fade_start() {
             (Phase::Fading, self.seconds())
-        } else if let Some(&(_, end)) = self
-            .rests()
-            .iter()
-            .find(|(a, b)| (*a..*b).contains(&elapsed))
-        {
+        } else if let Some(&(_, end)) = rests.iter().find(|(a, b)| (*a..*b).contains(&elapsed)) {
             (Phase::Rest, end)
         } else {
-            let next = self
-                .rests()
-                .into_iter()
-                .map(|(a, _)| a)
-                .find(|&a| a > elapsed);
+            let next = rests.iter().map(|&(a, _)| a).find(|&a| a > elapsed);
             match next {
                 Some(a) => (Phase::Focus { break_in: true }, a),
                 None => (Phase::Focus { break_in: false }, self.fade_start()),

@@ -292,8 +292,10 @@ impl Player {
         }
     }
 
-    /// Sets the timer of the music playing afresh from now, or clears it (`None`).
+    /// Sets the timer for the next Play, and for the music playing here (if any) afresh from now; `None`
+    /// clears it.
     pub fn set_timer(self, plan: Option<Plan>) {
+        self.view.timer.set(plan);
         let Some(shared) = self.shared() else { return };
         let Ok(mut graph) = shared.graph.try_borrow_mut() else {
             return;

@@ -13,10 +13,9 @@ fn apply(player: Player, mood: &Mood) {
     view.prompt.set(mood.prompt.clone());
     view.volume.set(mood.volume);
     player.set_volume(mood.volume);
-    view.timer.set(mood.timer);
+    player.set_timer(mood.timer);
     if view.state.get_untracked().active() {
         player.change_prompt();
-        player.set_timer(mood.timer);
     }
 }
 

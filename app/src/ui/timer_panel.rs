@@ -16,12 +16,7 @@ const BREAKS: [(&str, &str, Option<Breaks>); 3] = [
 pub fn TimerPanel() -> impl IntoView {
     let player = super::player();
     let view = player.view;
-    let change = move |plan: Option<Plan>| {
-        view.timer.set(plan);
-        if view.state.get_untracked().active() {
-            player.set_timer(plan);
-        }
-    };
+    let change = move |plan: Option<Plan>| player.set_timer(plan);
     let length = move |minutes: f64| {
         let plan = view.timer.get_untracked().map_or(
             Plan {
