@@ -6,6 +6,7 @@
 pub mod convert;
 pub mod flac;
 pub mod join;
+pub mod listen;
 pub mod loudness;
 pub mod seed;
 pub mod synth;

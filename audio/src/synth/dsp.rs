@@ -5,37 +5,56 @@ use std::sync::OnceLock;
 
 const TABLE_BITS: u32 = 11;
 const TABLE_LEN: usize = 1 << TABLE_BITS;
-const MAX_HARMONICS: usize = 8;
+/// Harmonic counts a table is kept for; a note uses the richest one that stays below Nyquist.
+const COUNTS: [usize; 12] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64];
 
 /// Harmonic recipes for the wavetable voices (sine partials only, so nothing aliases).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Spectrum {
     Sine,
+    /// A soft saw-like series the pad filter shapes.
     Pad,
+    /// The full saw series: bowed strings and synths.
+    Saw,
+    /// Odd harmonics: hollow synth chords.
+    Square,
     Bass,
     PianoBody,
+    /// Hammer partials, which die away faster than the body.
     PianoBright,
+    /// A string plucked a fifth of the way along: the guitar.
+    Pluck,
+    /// The electric piano's tine: a bell-like bark over a sine body.
+    Tine,
 }
 
-const SPECTRA: [Spectrum; 5] = [
+const SPECTRA: [Spectrum; 9] = [
     Spectrum::Sine,
     Spectrum::Pad,
+    Spectrum::Saw,
+    Spectrum::Square,
     Spectrum::Bass,
     Spectrum::PianoBody,
     Spectrum::PianoBright,
+    Spectrum::Pluck,
+    Spectrum::Tine,
 ];
 
 impl Spectrum {
     /// Amplitude of harmonic `n` (1-based).
     fn harmonic(self, n: usize) -> f64 {
         let pick = |a: &[f64]| a.get(n - 1).copied().unwrap_or(0.0);
+        let k = n as f64;
         match self {
             Spectrum::Sine => pick(&[1.0]),
-            // A soft saw-like series: rich enough for the pad filter to shape, never buzzy.
-            Spectrum::Pad => (n as f64).powf(-1.7),
-            Spectrum::Bass => pick(&[1.0, 0.3, 0.08]),
-            Spectrum::PianoBody => pick(&[1.0, 0.25, 0.08, 0.03]),
-            Spectrum::PianoBright => pick(&[0.0, 0.45, 0.25, 0.12, 0.06, 0.03]),
+            Spectrum::Pad => k.powf(-1.05),
+            Spectrum::Saw => 1.0 / k,
+            Spectrum::Square => (n % 2) as f64 / k,
+            Spectrum::Bass => pick(&[1.0, 0.35, 0.15, 0.07, 0.03]),
+            Spectrum::PianoBody => k.powf(-1.4),
+            Spectrum::PianoBright => f64::from(u8::from(n > 1)) * 0.8 * k.powf(-1.5),
+            Spectrum::Pluck => (k * std::f64::consts::PI * 0.2).sin().abs() / k,
+            Spectrum::Tine => pick(&[0.0, 0.5, 0.2, 0.08, 0.05, 0.03, 0.3, 0.15, 0.06]),
         }
     }
 }
@@ -43,24 +62,32 @@ impl Spectrum {
 /// One single-cycle waveform with a wrap-around guard sample.
 pub(super) type Table = [f32; TABLE_LEN + 1];
 
-/// All tables, one per (spectrum, harmonic limit).
+/// All tables, one per (spectrum, harmonic count).
 fn tables() -> &'static [Table] {
     static TABLES: OnceLock<Vec<Table>> = OnceLock::new();
     TABLES.get_or_init(|| {
-        let mut data = Vec::with_capacity(SPECTRA.len() * MAX_HARMONICS);
+        let mut data = Vec::with_capacity(SPECTRA.len() * COUNTS.len());
+        let max = COUNTS[COUNTS.len() - 1];
         for s in SPECTRA {
-            let wave = |h: usize, i: usize| -> f64 {
-                let x = TAU * i as f64 / TABLE_LEN as f64;
-                (1..=h).map(|n| s.harmonic(n) * (x * n as f64).sin()).sum()
-            };
+            let mut wave = vec![0.0f64; TABLE_LEN + 1];
+            let mut kept = Vec::with_capacity(COUNTS.len());
+            for n in 1..=max {
+                let a = s.harmonic(n);
+                if a != 0.0 {
+                    for (i, v) in wave.iter_mut().enumerate() {
+                        *v += a * (TAU * (n * i) as f64 / TABLE_LEN as f64).sin();
+                    }
+                }
+                if COUNTS.contains(&n) {
+                    kept.push(wave.clone());
+                }
+            }
             // One gain per spectrum, so dropping harmonics near Nyquist does not change loudness.
-            let peak = (0..TABLE_LEN)
-                .map(|i| wave(MAX_HARMONICS, i).abs())
-                .fold(1e-9, f64::max);
-            for h in 1..=MAX_HARMONICS {
+            let peak = wave.iter().map(|v| v.abs()).fold(1e-9, f64::max);
+            for w in kept {
                 let mut t = [0.0; TABLE_LEN + 1];
-                for (i, v) in t.iter_mut().enumerate() {
-                    *v = (wave(h, i) / peak) as f32;
+                for (v, x) in t.iter_mut().zip(&w) {
+                    *v = (x / peak) as f32;
                 }
                 data.push(t);
             }
@@ -71,8 +98,9 @@ fn tables() -> &'static [Table] {
 
 /// The table for `s` holding only harmonics below ~0.45 × `rate` at `freq`.
 pub(super) fn table(s: Spectrum, freq: f64, rate: f64) -> &'static Table {
-    let h = ((0.45 * rate / freq.max(1.0)) as usize).clamp(1, MAX_HARMONICS);
-    &tables()[(s as usize) * MAX_HARMONICS + h - 1]
+    let limit = (0.45 * rate / freq.max(1.0)) as usize;
+    let k = COUNTS.iter().rposition(|&c| c <= limit).unwrap_or(0);
+    &tables()[(s as usize) * COUNTS.len() + k]
 }
 
 /// Fixed-point phase: the full u32 range is one cycle, so wrapping is free and exact.
@@ -137,47 +165,57 @@ impl Env {
 }
 
 /// Walks an envelope sample by sample from note-local time `tau`; the only transcendental calls
-/// happen once here, so the per-sample cost is a few multiplies.
+/// happen once here, so the per-sample cost is a few multiplies. Single precision is enough: every
+/// chunk starts a fresh walk from the exact values.
 pub(super) struct EnvRun {
-    tau: f64,
-    dt: f64,
-    attack: f64,
-    inv_attack: f64,
-    gate: f64,
-    inv_release: f64,
-    level: f64,
-    step: f64,
+    tau0: f32,
+    /// Samples walked; time is tau0 + n·dt, so rounding never accumulates.
+    n: u32,
+    dt: f32,
+    attack: f32,
+    inv_attack: f32,
+    gate: f32,
+    inv_release: f32,
+    level: f32,
+    step: f32,
 }
 
 impl EnvRun {
     pub(super) fn new(env: &Env, tau: f64, dt: f64) -> EnvRun {
         let (level, step) = decay_run(env.decay, tau, dt);
         EnvRun {
-            tau,
-            dt,
-            attack: env.attack,
-            inv_attack: 1.0 / env.attack.max(1e-4),
-            gate: env.gate,
-            inv_release: 1.0 / env.release.max(1e-4),
-            level,
-            step,
+            tau0: tau as f32,
+            n: 0,
+            dt: dt as f32,
+            attack: env.attack as f32,
+            inv_attack: (1.0 / env.attack.max(1e-4)) as f32,
+            gate: env.gate as f32,
+            inv_release: (1.0 / env.release.max(1e-4)) as f32,
+            level: level as f32,
+            step: step as f32,
         }
     }
 
     #[inline]
     pub(super) fn next(&mut self) -> f32 {
-        let (tau, mut v) = (self.tau, self.level);
-        self.tau += self.dt;
+        let (tau, mut v) = (self.tau0 + self.n as f32 * self.dt, self.level);
+        self.n += 1;
         self.level *= self.step;
         // Most samples sit between attack and release, where only the decay applies.
         if tau < self.attack {
-            v *= smooth(tau * self.inv_attack);
+            v *= smooth32(tau * self.inv_attack);
         }
         if tau > self.gate {
-            v *= 1.0 - smooth((tau - self.gate) * self.inv_release);
+            v *= 1.0 - smooth32((tau - self.gate) * self.inv_release);
         }
-        v as f32
+        v
     }
+}
+
+#[inline]
+fn smooth32(x: f32) -> f32 {
+    let x = x.clamp(0.0, 1.0);
+    x * x * (3.0 - 2.0 * x)
 }
 
 /// Exponential decay exp(-tau / time) at `tau` and its per-sample factor; time 0 means none.
@@ -317,8 +355,8 @@ pub(super) struct Reverb {
 }
 
 impl Reverb {
-    /// `rt60` is the low-frequency decay time; the loop filters shorten the highs.
-    pub(super) fn new(rate: f64, rt60: f64) -> Reverb {
+    /// `rt60` is the low-frequency decay time; the loop filters, at `damping` Hz, shorten the highs.
+    pub(super) fn new(rate: f64, rt60: f64, damping: f64) -> Reverb {
         let delay = DELAYS_MS.map(|ms| ((ms * rate / 1000.0) as usize).max(1));
         let size = (delay[LINES - 1] + 1).next_power_of_two();
         let ap = |ms: f64| Allpass::new((ms * rate / 1000.0) as usize);
@@ -329,7 +367,7 @@ impl Reverb {
             delay,
             gain: delay.map(|n| 10f64.powf(-3.0 * n as f64 / (rt60 * rate)) as f32),
             damp: [OnePole::default(); LINES],
-            damp_a: coef(5000.0, rate),
+            damp_a: coef(damping, rate),
             diffuse: [ap(4.7), ap(1.6), ap(5.3), ap(1.9)],
         }
     }

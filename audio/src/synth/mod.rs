@@ -1,16 +1,23 @@
-//! Endless focus-music synthesizer: a pure function from (score, absolute time) to stereo samples.
+//! Endless focus-music synthesizer in many styles: a pure function from (score, absolute time) to stereo samples.
 //!
 //! The piece is rendered from any point of its timeline, so a repaint that keeps a seed's first seconds
 //! and renders the rest from where they end continues without a seam; a changed prompt morphs into the
 //! new style instead of cutting to it.
 
+mod beds;
+mod bus;
+mod drums;
 mod dsp;
+mod ensemble;
 mod harmony;
+mod keys;
+mod nature;
 mod render;
 mod score;
 mod style;
 #[cfg(test)]
 mod tests;
+mod words;
 
 pub use score::Score;
 pub use style::Style;

@@ -5,12 +5,9 @@
 
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
 
-use super::dsp::{
-    coef, decay_run, fixed, lookup, noise, noise_pair, sine, smooth, table, EnvRun, OnePole,
-    Reverb, Tape,
-};
-use super::score::{Note, Plan, Score, Voice};
-use super::style::Mood;
+use super::bus::Bus;
+use super::dsp::{decay_run, fixed, lookup, noise, sine, table, EnvRun};
+use super::score::{Color, Lane, Note, Plan, Score, Voice};
 
 /// Bus warm-up before the requested start: at least 10 reverb time constants (RT60 <= 4 s).
 const PREROLL_SECONDS: f64 = 6.0;
@@ -19,11 +16,7 @@ const CHUNK: usize = 2048;
 const MIN_RATE: u32 = 4000;
 /// About 30 years; far beyond any session, and f64 seconds stay sub-sample precise up to here.
 const MAX_START: f64 = 1e9;
-const FADE_IN: f64 = 0.5;
-const MASTER_GAIN: f32 = 1.85;
-/// Far-apart offsets into the noise sequence, so the beds never repeat one another's samples.
-const RAIN_SALT: u64 = 0x7A11_0000_0000_0000;
-const HISS_SALT: u64 = 0x0415_5000_0000_0000;
+const VIBRATO_HZ: f64 = 5.2;
 
 /// Renders `frames` stereo frames at `sample_rate` Hz of the endless piece, starting at absolute time `start_seconds` (>= 0) of its timeline.
 /// Returns (left, right), each `frames` long, samples in [-1, 1].
@@ -61,7 +54,7 @@ pub(super) fn render(
             next += 1;
         }
         active.retain(|note| note.end() > ct0);
-        chunk.prepare(n);
+        chunk.prepare(n, first_index + pos as i64);
         for note in &active {
             chunk.add(note, ct0, rate, first_index + pos as i64);
         }
@@ -134,13 +127,19 @@ fn clean_start(t: f64) -> f64 {
     }
 }
 
-/// One chunk of dry signal: direct voices and pad voices (filtered later).
-struct Chunk {
-    len: usize,
-    l: Vec<f32>,
-    r: Vec<f32>,
+/// One chunk of dry signal: direct voices at the full rate, and pad voices (filtered later) at half
+/// the rate on a grid of even absolute sample indices, which halves the cost of the most common voice.
+/// The pad filter keeps their highs well below that grid's Nyquist frequency.
+pub(super) struct Chunk {
+    pub(super) len: usize,
+    pub(super) l: Vec<f32>,
+    pub(super) r: Vec<f32>,
     pad_l: Vec<f32>,
     pad_r: Vec<f32>,
+    /// Absolute sample index of the chunk's first sample, and the half-rate index of `pad_l[0]`.
+    index0: i64,
+    half0: i64,
+    half_len: usize,
 }
 
 impl Chunk {
@@ -149,22 +148,54 @@ impl Chunk {
             len: 0,
             l: vec![0.0; CHUNK],
             r: vec![0.0; CHUNK],
-            pad_l: vec![0.0; CHUNK],
-            pad_r: vec![0.0; CHUNK],
+            pad_l: vec![0.0; CHUNK / 2 + 2],
+            pad_r: vec![0.0; CHUNK / 2 + 2],
+            index0: 0,
+            half0: 0,
+            half_len: 0,
         }
     }
 
-    fn prepare(&mut self, len: usize) {
+    fn prepare(&mut self, len: usize, index0: i64) {
         self.len = len;
+        self.index0 = index0;
+        self.half0 = index0.div_euclid(2);
+        // One half-rate sample past the last odd sample, to interpolate towards.
+        self.half_len = ((index0 + len as i64 - 1).div_euclid(2) + 2 - self.half0) as usize;
         for buf in [&mut self.l, &mut self.r, &mut self.pad_l, &mut self.pad_r] {
             buf.fill(0.0);
         }
     }
 
+    /// The pad voices at the chunk's sample `i`, interpolated linearly between half-rate samples.
+    #[inline]
+    pub(super) fn pad(&self, i: usize) -> (f32, f32) {
+        let h = (self.index0 + i as i64 - 2 * self.half0) as usize;
+        let (a, b) = (h / 2, h.div_ceil(2));
+        let at = |v: &[f32], k: usize| v.get(k).copied().unwrap_or(0.0);
+        (
+            0.5 * (at(&self.pad_l, a) + at(&self.pad_l, b)),
+            0.5 * (at(&self.pad_r, a) + at(&self.pad_r, b)),
+        )
+    }
+
     /// Adds `note`'s samples that fall in this chunk; `index0` is the chunk's absolute sample index.
     fn add(&mut self, note: &Note, t0: f64, rate: f64, index0: i64) {
-        let first = (((note.start - t0) * rate).ceil().max(0.0) as usize).min(self.len);
-        let last = (((note.end() - t0) * rate).ceil().max(0.0) as usize).min(self.len);
+        let pad = matches!(
+            note.voice,
+            Voice::Tone {
+                lane: Lane::Pad,
+                ..
+            }
+        );
+        let (t0, rate, len) = if pad {
+            let t = t0 + (2 * self.half0 - index0) as f64 / rate;
+            (t, rate / 2.0, self.half_len)
+        } else {
+            (t0, rate, self.len)
+        };
+        let first = (((note.start - t0) * rate).ceil().max(0.0) as usize).min(len);
+        let last = (((note.end() - t0) * rate).ceil().max(0.0) as usize).min(len);
         if first >= last || note.freq >= 0.45 * rate {
             return;
         }
@@ -178,24 +209,58 @@ impl Chunk {
         let phase = |freq: f64| fixed(freq * tau0);
         let step = |freq: f64| (freq * dt * 4_294_967_296.0) as u32;
         let span = first..last;
-        let (l, r) = match note.voice {
-            Voice::Tone { pad: true, .. } => (&mut self.pad_l[span.clone()], &mut self.pad_r[span]),
-            _ => (&mut self.l[span.clone()], &mut self.r[span]),
+        let (l, r) = if pad {
+            (&mut self.pad_l[span.clone()], &mut self.pad_r[span])
+        } else {
+            (&mut self.l[span.clone()], &mut self.r[span])
         };
         match note.voice {
             Voice::Tone {
-                spectrum, detune, ..
+                spectrum,
+                detune,
+                vibrato,
+                ..
             } => {
                 let (fa, fb) = (f * (1.0 + detune), f * (1.0 - detune));
                 let (ta, tb) = (table(spectrum, fa, rate), table(spectrum, fb, rate));
                 let (mut pa, mut pb, ia, ib) = (phase(fa), phase(fb), step(fa), step(fb));
-                mix_into(l, r, || {
-                    let e = env.next();
-                    let (a, b) = (lookup(ta, pa) * e, lookup(tb, pb) * e);
-                    pa = pa.wrapping_add(ia);
-                    pb = pb.wrapping_add(ib);
-                    (gl * (0.75 * a + 0.25 * b), gr * (0.25 * a + 0.75 * b))
-                });
+                if vibrato == 0.0 && detune == 0.0 {
+                    // One oscillator, centred: short notes and basses need no chorus.
+                    mix_into(l, r, || {
+                        let a = lookup(ta, pa) * env.next();
+                        pa = pa.wrapping_add(ia);
+                        (gl * a, gr * a)
+                    });
+                } else if vibrato == 0.0 {
+                    mix_into(l, r, || {
+                        let e = env.next();
+                        let (a, b) = (lookup(ta, pa) * e, lookup(tb, pb) * e);
+                        pa = pa.wrapping_add(ia);
+                        pb = pb.wrapping_add(ib);
+                        (gl * (0.75 * a + 0.25 * b), gr * (0.25 * a + 0.75 * b))
+                    });
+                } else {
+                    // Vibrato as phase modulation at 5.2 Hz: a depth of c cents swings the phase by
+                    // f·c·ln2/1200/(2π·5.2) cycles, read on the note's own clock.
+                    let sine_table = table(super::dsp::Spectrum::Sine, 1.0, 1.0);
+                    let (mut pv, iv) = (phase(VIBRATO_HZ), step(VIBRATO_HZ));
+                    let swing = f * f64::from(vibrato) * std::f64::consts::LN_2
+                        / 1200.0
+                        / (std::f64::consts::TAU * VIBRATO_HZ);
+                    let depth = (swing * 4_294_967_296.0) as f32;
+                    mix_into(l, r, || {
+                        let e = env.next();
+                        let off = (lookup(sine_table, pv) * depth) as i32 as u32;
+                        let (a, b) = (
+                            lookup(ta, pa.wrapping_add(off)) * e,
+                            lookup(tb, pb.wrapping_add(off)) * e,
+                        );
+                        pa = pa.wrapping_add(ia);
+                        pb = pb.wrapping_add(ib);
+                        pv = pv.wrapping_add(iv);
+                        (gl * (0.75 * a + 0.25 * b), gr * (0.25 * a + 0.75 * b))
+                    });
+                }
             }
             Voice::Struck {
                 body,
@@ -227,14 +292,18 @@ impl Chunk {
                     (gl * x, gr * x)
                 });
             }
-            Voice::Noise { bright, salt } => {
+            Voice::Noise { color, salt } => {
                 let mut k = index0 + first as i64;
+                // The two samples before, carried along so each sample hashes once.
+                let (mut n1, mut n2) = (noise(k - 1, salt), noise(k - 2, salt));
                 mix_into(l, r, || {
-                    let x = if bright {
-                        0.5 * (noise(k, salt) - noise(k - 2, salt))
-                    } else {
-                        noise(k, salt)
+                    let n0 = noise(k, salt);
+                    let x = match color {
+                        Color::White => n0,
+                        Color::Hiss => 0.5 * (n0 - n1),
+                        Color::Air => 0.25 * (n0 - 2.0 * n1 + n2),
                     } * env.next();
+                    (n2, n1) = (n1, n0);
                     k += 1;
                     (gl * x, gr * x)
                 });
@@ -249,143 +318,5 @@ fn mix_into(l: &mut [f32], r: &mut [f32], mut voice: impl FnMut() -> (f32, f32))
         let (x, y) = voice();
         *l += x;
         *r += y;
-    }
-}
-
-/// Per-sample soft limiter: identity below the knee, smooth approach to -1 dBFS above it.
-#[inline]
-fn soft_clip(x: f32) -> f32 {
-    const KNEE: f32 = 0.5;
-    const ROOM: f32 = 0.89 - KNEE;
-    let a = x.abs();
-    if a <= KNEE {
-        x
-    } else {
-        (KNEE + ROOM * ((a - KNEE) / ROOM).tanh()).copysign(x)
-    }
-}
-
-/// The stateful part of the signal path.
-struct Bus {
-    rate: f64,
-    pad: [OnePole; 4],
-    pad_cut: f64,
-    pad_a: f32,
-    gust: f32,
-    /// Tape delay (16.16 samples) at the current block start and its per-sample slope.
-    wow: (i64, i64),
-    send: [OnePole; 2],
-    send_a: f32,
-    reverb: Reverb,
-    wet: f32,
-    tone: [OnePole; 2],
-    tone_a: f32,
-    dc: [OnePole; 2],
-    dc_a: f32,
-    rain: [OnePole; 4],
-    rain_amp: f32,
-    hiss: [OnePole; 2],
-    hiss_amp: f32,
-    tape: Option<Tape>,
-}
-
-impl Bus {
-    fn new(plan: &Plan, rate: f64) -> Bus {
-        let s = &plan.style;
-        let (pad_cut, tone_cut) = match s.mood {
-            Mood::Dark => (750.0, 6000.0),
-            Mood::Neutral => (1200.0, 9000.0),
-            Mood::Bright => (2000.0, 11000.0),
-        };
-        let darken = if s.warm { 0.8 } else { 1.0 } * if s.lofi { 0.7 } else { 1.0 };
-        let spacious = s.ambient || s.drone;
-        let rt60 = if s.lofi {
-            2.2
-        } else if spacious {
-            4.0
-        } else {
-            3.0
-        };
-        Bus {
-            rate,
-            pad: [OnePole::default(); 4],
-            pad_cut: pad_cut * darken,
-            pad_a: 0.0,
-            gust: 0.0,
-            wow: (0, 0),
-            send: [OnePole::default(); 2],
-            send_a: coef(150.0, rate),
-            reverb: Reverb::new(rate, rt60),
-            wet: if spacious { 0.6 } else { 0.4 },
-            tone: [OnePole::default(); 2],
-            tone_a: coef((tone_cut * darken * darken).min(0.45 * rate), rate),
-            dc: [OnePole::default(); 2],
-            dc_a: coef(15.0, rate),
-            rain: [OnePole::default(); 4],
-            rain_amp: if s.rain { 0.07 } else { 0.0 },
-            hiss: [OnePole::default(); 2],
-            hiss_amp: if s.lofi { 0.012 } else { 0.0 },
-            tape: s.lofi.then(Tape::new),
-        }
-    }
-
-    fn process(&mut self, c: &mut Chunk, t0: f64, index0: i64) {
-        let rate = self.rate;
-        let (rain_lp, rain_hp, hiss_lp) =
-            (coef(2000.0, rate), coef(400.0, rate), coef(3500.0, rate));
-        for i in 0..c.len {
-            let t = t0 + i as f64 / rate;
-            let k = index0 + i as i64;
-            // Slow modulators are held over 32-sample blocks aligned to the absolute sample index,
-            // which keeps them cheap and still a pure function of time.
-            if i == 0 || k & 31 == 0 {
-                let tb = (k & !31) as f64 / rate;
-                // The pad's brightness drifts on two slow, unrelated cycles.
-                let drift = 0.45 * sine(tb / 29.0) + 0.2 * sine(tb / 11.3 + 0.3);
-                self.pad_a = coef(self.pad_cut * (1.0 + f64::from(drift)), rate);
-                self.gust = self.rain_amp * (0.8 + 0.2 * sine(tb / 17.0));
-                // A delay swept ±1.2 ms over 2.9 s gives about ±4 cents of wow; it is
-                // interpolated linearly across the block.
-                let delay =
-                    |t: f64| Tape::fixed_delay(rate * (0.003 + 0.0012 * f64::from(sine(t / 2.9))));
-                let from = delay(tb);
-                self.wow = (from, (delay(tb + 32.0 / rate) - from) / 32);
-            }
-            let a = self.pad_a;
-            let pl = self.pad[0].low(c.pad_l[i], a);
-            let pl = self.pad[1].low(pl, a);
-            let pr = self.pad[2].low(c.pad_r[i], a);
-            let pr = self.pad[3].low(pr, a);
-            let (mut dl, mut dr) = (c.l[i] + pl, c.r[i] + pr);
-            if let Some(tape) = &mut self.tape {
-                (dl, dr) = tape.tick(dl, dr, self.wow.0 + self.wow.1 * (k & 31));
-            }
-            // Lows stay out of the reverb: a long bass tail only muddies the mix.
-            let sl = dl - self.send[0].low(dl, self.send_a);
-            let sr = dr - self.send[1].low(dr, self.send_a);
-            let (wl, wr) = self.reverb.tick(sl, sr);
-            let (mut l, mut r) = (dl + wl * self.wet, dr + wr * self.wet);
-            if self.rain_amp > 0.0 {
-                let (nl, nr) = noise_pair(k, RAIN_SALT);
-                for (f, (n, out)) in self.rain.chunks_mut(2).zip([(nl, &mut l), (nr, &mut r)]) {
-                    let x = f[0].low(n, rain_lp);
-                    *out += self.gust * (x - f[1].low(x, rain_hp));
-                }
-            }
-            if self.hiss_amp > 0.0 {
-                let (nl, nr) = noise_pair(k, HISS_SALT);
-                l += self.hiss_amp * self.hiss[0].low(nl, hiss_lp);
-                r += self.hiss_amp * self.hiss[1].low(nr, hiss_lp);
-            }
-            let l = self.tone[0].low(l, self.tone_a);
-            let r = self.tone[1].low(r, self.tone_a);
-            let (l, r) = (
-                l - self.dc[0].low(l, self.dc_a),
-                r - self.dc[1].low(r, self.dc_a),
-            );
-            let g = MASTER_GAIN * smooth(t / FADE_IN) as f32;
-            c.l[i] = soft_clip(l * g);
-            c.r[i] = soft_clip(r * g);
-        }
     }
 }
