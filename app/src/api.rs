@@ -18,6 +18,61 @@ pub const MAX_PROMPT_CHARS: usize = 512;
 pub struct StartRequest {
     #[serde(default)]
     pub prompt: Option<String>,
+    /// Off unless given.
+    #[serde(default)]
+    pub focus_modulation: Option<FocusModulation>,
+}
+
+/// A smooth 16 Hz amplitude modulation of the mix above the bass, opt-in: Brain.fm's studies found
+/// modulation of this kind helped some listeners' sustained attention.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FocusModulation {
+    #[default]
+    Off,
+    Low,
+    Medium,
+    High,
+}
+
+impl FocusModulation {
+    pub const ALL: [FocusModulation; 4] = [
+        FocusModulation::Off,
+        FocusModulation::Low,
+        FocusModulation::Medium,
+        FocusModulation::High,
+    ];
+
+    /// How far each dip goes below the peaks: 25 %, 50 % and 75 % (about 2.5, 6 and 12 dB).
+    pub fn depth(self) -> f64 {
+        match self {
+            FocusModulation::Off => 0.0,
+            FocusModulation::Low => 0.25,
+            FocusModulation::Medium => 0.5,
+            FocusModulation::High => 0.75,
+        }
+    }
+
+    /// The name on the wire and in the page: `off`, `low`, `medium`, `high`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FocusModulation::Off => "off",
+            FocusModulation::Low => "low",
+            FocusModulation::Medium => "medium",
+            FocusModulation::High => "high",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FocusModulation> {
+        FocusModulation::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// `POST /session/focus`: applies from the next segment made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FocusRequest {
+    pub focus_modulation: FocusModulation,
 }
 
 /// `POST /session/prompt`.
@@ -70,6 +125,12 @@ pub struct BackendInfo {
     /// Why the synthesizer plays instead of the model; `None` while the model plays.
     #[serde(default)]
     pub bridge_reason: Option<BridgeReason>,
+    /// While the embedded synthesizer plays: the prompt's words it used ("rain", "84 bpm", "no drums").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard: Option<Vec<String>>,
+    /// ...and the words it could not use. Both are absent while a model plays: it reads the whole prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<Vec<String>>,
 }
 
 /// Why the embedded synthesizer stands in for the model.
@@ -143,6 +204,9 @@ pub struct Status {
     /// it was stopped from another tab or device, and stops too instead of starting a new one.
     #[serde(default)]
     pub stopped_session: Option<String>,
+    /// The session's focus modulation, as the newest segments carry it.
+    #[serde(default)]
+    pub focus_modulation: FocusModulation,
 }
 
 /// What a starting backend is waiting for.
@@ -311,26 +375,41 @@ mod tests {
                 lm_fallback_reason: None,
                 active: "synth".into(),
                 bridge_reason: None,
+                heard: None,
+                ignored: None,
             },
             error: None,
             starting: None,
             last_join: None,
             stopped_session: None,
+            focus_modulation: FocusModulation::Medium,
         })
         .unwrap();
         let object = status.as_object_mut().unwrap();
         object.remove("starting");
         object.remove("last_join");
         object.remove("stopped_session");
+        object.remove("focus_modulation");
         let parsed: Status = serde_json::from_value(status).unwrap();
         assert_eq!((parsed.starting, parsed.last_join), (None, None));
         assert_eq!(parsed.stopped_session, None);
+        assert_eq!(parsed.focus_modulation, FocusModulation::Off);
     }
 
     #[test]
     fn start_request_accepts_a_missing_prompt_and_rejects_unknown_fields() {
         let empty: StartRequest = serde_json::from_str("{}").unwrap();
         assert_eq!(empty.prompt, None);
+        assert_eq!(empty.focus_modulation, None);
+        let focused: StartRequest =
+            serde_json::from_str(r#"{"focus_modulation": "medium"}"#).unwrap();
+        assert_eq!(focused.focus_modulation, Some(FocusModulation::Medium));
+        assert!(serde_json::from_str::<StartRequest>(r#"{"focus_modulation": "max"}"#).is_err());
+        for f in FocusModulation::ALL {
+            assert_eq!(FocusModulation::from_name(f.name()), Some(f));
+            let wire = serde_json::to_string(&f).unwrap();
+            assert_eq!(wire, format!("\"{}\"", f.name()));
+        }
         assert!(serde_json::from_str::<StartRequest>(r#"{"promt": "x"}"#).is_err());
     }
 }

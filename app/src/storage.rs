@@ -1,6 +1,7 @@
 //! What the page remembers across reloads, in `localStorage`: the prompt, the settings, the timer, the
 //! favourite moods, and the server's access token.
 
+use crate::api::FocusModulation;
 use crate::moods::{self, Mood};
 use crate::settings::{CROSSFADE, MAX_LEAD, VOLUME};
 use crate::timer::Plan;
@@ -11,6 +12,7 @@ const VOLUME_KEY: &str = "tsuzuki.volume";
 const MAX_LEAD_KEY: &str = "tsuzuki.max_lead";
 const DATA_SAVER_KEY: &str = "tsuzuki.data_saver";
 const TIMER_KEY: &str = "tsuzuki.timer";
+const FOCUS_KEY: &str = "tsuzuki.focus_modulation";
 const FAVOURITES_KEY: &str = "tsuzuki.favourites";
 const TOKEN: &str = "tsuzuki.token";
 
@@ -37,6 +39,7 @@ pub struct Prefs {
     pub data_saver: bool,
     pub timer: Option<Plan>,
     pub favourites: Vec<Mood>,
+    pub focus: FocusModulation,
 }
 
 pub fn load() -> Prefs {
@@ -56,6 +59,10 @@ pub fn load() -> Prefs {
             .as_deref()
             .map(moods::parse)
             .unwrap_or_default(),
+        focus: get(FOCUS_KEY)
+            .as_deref()
+            .and_then(FocusModulation::from_name)
+            .unwrap_or_default(),
     }
 }
 
@@ -65,6 +72,7 @@ pub fn save(prefs: &Prefs) {
     set(VOLUME_KEY, &prefs.volume.to_string());
     set(MAX_LEAD_KEY, &prefs.max_lead.to_string());
     set(DATA_SAVER_KEY, &prefs.data_saver.to_string());
+    set(FOCUS_KEY, prefs.focus.name());
     if let Ok(timer) = serde_json::to_string(&prefs.timer) {
         set(TIMER_KEY, &timer);
     }

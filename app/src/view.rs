@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::access::Ask;
-use crate::api::{BackendInfo, BridgeReason, StartingInfo, StartingPhase};
+use crate::api::{BackendInfo, BridgeReason, FocusModulation, StartingInfo, StartingPhase};
 use crate::moods::Mood;
 use crate::player::telemetry::Telemetry;
 use crate::player::timeline::Placement;
@@ -103,6 +103,21 @@ pub struct Frame {
 
 /// Who makes the music, in the listener's words: the model and its language model (and why not the
 /// first choice), or the embedded synthesizer and why it stands in.
+/// The synthesizer's account of the mood, quietly shown under it: "heard: rain, piano, 84 bpm · not
+/// understood: kazoo". `None` while a model plays (it reads the whole prompt) or before any status.
+pub fn heard_words(backend: &BackendInfo) -> Option<String> {
+    let heard = backend.heard.as_ref()?;
+    let ignored = backend.ignored.as_deref().unwrap_or_default();
+    let mut parts = Vec::new();
+    if !heard.is_empty() {
+        parts.push(format!("heard: {}", heard.join(", ")));
+    }
+    if !ignored.is_empty() {
+        parts.push(format!("not understood: {}", ignored.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 pub fn generator_words(backend: &BackendInfo, starting: Option<&StartingInfo>) -> String {
     let waiting = |what: &str| match starting {
         Some(s) => format!("{what} ({:.0} s so far)", s.elapsed_seconds),
@@ -176,6 +191,10 @@ pub struct View {
     pub favourites: RwSignal<Vec<Mood>>,
     /// The calm view is shown instead of the full page.
     pub calm: RwSignal<bool>,
+    /// Focus modulation for the next Play (and the music playing, when changed while it plays).
+    pub focus: RwSignal<FocusModulation>,
+    /// What the embedded synthesizer made of the mood, in words; `None` while a model plays.
+    pub heard: RwSignal<Option<String>>,
 }
 
 impl View {
@@ -202,6 +221,8 @@ impl View {
             time_left: RwSignal::new(None),
             favourites: RwSignal::new(Vec::new()),
             calm: RwSignal::new(false),
+            focus: RwSignal::new(FocusModulation::Off),
+            heard: RwSignal::new(None),
         }
     }
 }
@@ -218,6 +239,8 @@ mod tests {
             lm_fallback_reason: Some("the server offers only acestep-5Hz-lm-1.7B".into()),
             active: active.into(),
             bridge_reason: reason,
+            heard: None,
+            ignored: None,
         }
     }
 
@@ -254,5 +277,28 @@ mod tests {
             ..backend("synth", None)
         };
         assert_eq!(generator_words(&synth, None), "Embedded synthesizer");
+    }
+
+    #[test]
+    fn the_synthesizer_says_what_it_heard_and_a_model_says_nothing() {
+        let words = |h: &[&str], i: &[&str]| BackendInfo {
+            heard: Some(h.iter().map(|w| w.to_string()).collect()),
+            ignored: Some(i.iter().map(|w| w.to_string()).collect()),
+            ..backend("synth", None)
+        };
+        assert_eq!(
+            heard_words(&words(&["rain", "piano", "84 bpm"], &["kazoo"])).as_deref(),
+            Some("heard: rain, piano, 84 bpm · not understood: kazoo")
+        );
+        assert_eq!(
+            heard_words(&words(&["rain"], &[])).as_deref(),
+            Some("heard: rain")
+        );
+        assert_eq!(
+            heard_words(&words(&[], &["kazoo"])).as_deref(),
+            Some("not understood: kazoo")
+        );
+        assert_eq!(heard_words(&words(&[], &[])), None);
+        assert_eq!(heard_words(&backend("acestep", None)), None);
     }
 }

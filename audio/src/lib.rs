@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod flac;
+pub mod focus;
 pub mod join;
 pub mod listen;
 pub mod loudness;

@@ -436,7 +436,7 @@ async fn racing_starts_make_one_container_and_a_demand_during_a_stop_restarts_it
     let requests = futures::future::join_all((0..5).map(|_| server.get("/service/race/health")));
     let (mine, theirs, replies) = tokio::join!(
         server.post("/session/start", json!({})),
-        other.start(None),
+        other.start(None, Default::default()),
         requests
     );
     assert_eq!(mine.status(), 200);

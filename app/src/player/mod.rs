@@ -28,7 +28,10 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::reactive::send_wrapper_ext::SendOption;
 
-use crate::api::{PromptRequest, PromptResponse, SessionState, StartRequest, Status};
+use crate::api::{
+    FocusModulation, FocusRequest, PromptRequest, PromptResponse, SessionState, StartRequest,
+    Status,
+};
 use crate::timer::Plan;
 use crate::view::{Notice, PlayerState, View};
 use audio_graph::AudioGraph;
@@ -238,8 +241,10 @@ impl Player {
         wasm_bindgen_futures::spawn_local(async move {
             let outcome = async {
                 let status: Status = if start {
-                    let prompt = view.prompt.try_get_untracked();
-                    let body = StartRequest { prompt };
+                    let body = StartRequest {
+                        prompt: view.prompt.try_get_untracked(),
+                        focus_modulation: view.focus.try_get_untracked(),
+                    };
                     run.json("POST", "/session/start", Some(&body)).await?
                 } else {
                     run.json("GET", "/session/status", None::<&()>).await?
@@ -280,6 +285,28 @@ impl Player {
             {
                 Ok(reply) => view.applies_from.set(Some(reply.applies_from_segment)),
                 Err(e) => view.message.set(Some(e)),
+            }
+        });
+    }
+
+    /// Sets the focus modulation for the next Play and, while music plays, from the next segment made.
+    pub fn set_focus(self, focus: FocusModulation) {
+        self.view.focus.set(focus);
+        let Some(shared) = self.shared() else { return };
+        let view = self.view;
+        wasm_bindgen_futures::spawn_local(async move {
+            let body = FocusRequest {
+                focus_modulation: focus,
+            };
+            let sent = net::json::<FocusRequest>(
+                &shared.gate,
+                view,
+                "POST",
+                "/session/focus",
+                Some(&body),
+            );
+            if let Err(e) = sent.await {
+                view.message.set(Some(e));
             }
         });
     }

@@ -10,7 +10,7 @@ use web_sys::AudioBuffer;
 
 use crate::api::{SessionState, StartRequest, Status};
 use crate::timer::Phase;
-use crate::view::{generator_words, Notice, PlayerState, View, VoiceView};
+use crate::view::{generator_words, heard_words, Notice, PlayerState, View, VoiceView};
 
 use super::audio_graph::{self, AudioGraph, Voice};
 use super::encoding::{self, Encoding, Link};
@@ -143,6 +143,7 @@ async fn observe(run: &Run, stream: &Rc<RefCell<Stream>>, status: Status) {
     view.generating.set(status.generating_index);
     view.generator
         .set(generator_words(&status.backend, status.starting.as_ref()));
+    view.heard.set(heard_words(&status.backend));
     view.progress.set(status.progress);
     match (&status.error, status.state) {
         (Some(error), SessionState::Error) => {
@@ -163,6 +164,7 @@ async fn observe(run: &Run, stream: &Rc<RefCell<Stream>>, status: Status) {
             net::log("the server has no session; starting a new one");
             let body = StartRequest {
                 prompt: view.prompt.try_get_untracked(),
+                focus_modulation: view.focus.try_get_untracked(),
             };
             if let Ok(status) = run
                 .json::<Status>("POST", "/session/start", Some(&body))

@@ -26,6 +26,9 @@ pub fn Controls() -> impl IntoView {
                 prop:value=move || view.prompt.get()
                 on:input=move |ev| view.prompt.set(event_target_value(&ev))
             ></textarea>
+            <Show when=move || view.heard.get().is_some()>
+                <p id="heard" class="heard">{move || view.heard.get().unwrap_or_default()}</p>
+            </Show>
             <div class="buttons">
                 <button id="play" class="play" on:click=move |_| player.play()
                     disabled=move || active() || !ready.get()>

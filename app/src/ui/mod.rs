@@ -62,6 +62,7 @@ pub fn Home() -> impl IntoView {
         view.data_saver.set(stored.data_saver);
         view.timer.set(stored.timer);
         view.favourites.set(stored.favourites);
+        view.focus.set(stored.focus);
         crate::offline::register_service_worker();
         player.install_media_keys();
         player.install_tabs();
@@ -76,6 +77,7 @@ pub fn Home() -> impl IntoView {
             data_saver: view.data_saver.get(),
             timer: view.timer.get(),
             favourites: view.favourites.get(),
+            focus: view.focus.get(),
         })
     });
     let _keys = window_event_listener(ev::keydown, move |event| {

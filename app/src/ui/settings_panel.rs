@@ -1,9 +1,10 @@
 //! The settings: the longest prefetch lead, the crossfade and the volume, each a slider over its range in
-//! `crate::settings`, and data saver.
+//! `crate::settings`, data saver, and focus modulation.
 
 use leptos::prelude::*;
 
 use super::percent;
+use crate::api::FocusModulation;
 use crate::settings::{Setting, CROSSFADE, MAX_LEAD, VOLUME};
 
 #[component]
@@ -22,6 +23,20 @@ pub fn SettingsPanel() -> impl IntoView {
                 <input id="data-saver" type="checkbox" prop:checked=move || view.data_saver.get()
                     on:change=move |ev| view.data_saver.set(event_target_checked(&ev))/>
                 <span>"Data saver " <small>"(Opus, about 1 MB a minute, instead of lossless FLAC)"</small></span>
+            </label>
+            <label>
+                <span>"Focus modulation "
+                    <small>"(a gentle 16 Hz pulse in the sound above the bass; some find it helps them stay on task)"</small>
+                </span>
+                <select id="focus-modulation"
+                    on:change=move |ev| {
+                        let chosen = FocusModulation::from_name(&event_target_value(&ev));
+                        player.set_focus(chosen.unwrap_or_default());
+                    }>
+                    {FocusModulation::ALL.map(|f| view! {
+                        <option value=f.name() selected=move || view.focus.get() == f>{f.name()}</option>
+                    }).to_vec()}
+                </select>
             </label>
             <p class="hint">"Space plays and stops. Media keys work too."</p>
         </section>

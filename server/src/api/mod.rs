@@ -10,7 +10,9 @@ mod services;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::api::{PromptRequest, PromptResponse, StartRequest, Status};
+use app::api::{
+    FocusModulation, FocusRequest, PromptRequest, PromptResponse, StartRequest, Status,
+};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -34,6 +36,7 @@ pub fn router(sessions: Sessions) -> Router {
     let control = Router::new()
         .route("/session/start", post(start))
         .route("/session/prompt", post(set_prompt))
+        .route("/session/focus", post(set_focus))
         .route("/session/stop", post(stop))
         .layer(axum::middleware::from_fn_with_state(
             control_token,
@@ -66,7 +69,8 @@ async fn start(
     Body(request): Body<StartRequest>,
 ) -> Result<Json<Status>, ApiError> {
     let prompt = prompt(request.prompt.as_deref())?;
-    Ok(Json(sessions.start(Some(prompt)).await?))
+    let focus = request.focus_modulation.unwrap_or_default();
+    Ok(Json(sessions.start(Some(prompt), focus).await?))
 }
 
 /// A prompt body has no sensible default, so an empty one is refused like a missing field.
@@ -87,6 +91,27 @@ async fn set_prompt(
         prompt: prompt(Some(&raw))?,
     };
     Ok(Json(sessions.set_prompt(request.prompt)?))
+}
+
+/// Like [`MaybePrompt`]: an empty body names no setting, so it is refused.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MaybeFocus {
+    focus_modulation: Option<FocusModulation>,
+}
+
+/// Changes the focus modulation from the next segment made; the reply is the setting now in force.
+async fn set_focus(
+    State(sessions): State<Sessions>,
+    Body(request): Body<MaybeFocus>,
+) -> Result<Json<FocusRequest>, ApiError> {
+    let Some(focus_modulation) = request.focus_modulation else {
+        return Err(ApiError::invalid(
+            "focus_modulation: missing field `focus_modulation` (off, low, medium or high)",
+        ));
+    };
+    let focus_modulation = sessions.set_focus(focus_modulation)?;
+    Ok(Json(FocusRequest { focus_modulation }))
 }
 
 async fn stop(State(sessions): State<Sessions>) -> Json<Status> {

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use app::api::{
-    BridgeReason, Health, PromptResponse, SessionState, StartingInfo, Status, StatusError,
-    DEFAULT_PROMPT,
+    BridgeReason, FocusModulation, Health, PromptResponse, SessionState, StartingInfo, Status,
+    StatusError, DEFAULT_PROMPT,
 };
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -92,6 +92,8 @@ struct Live {
     /// Wakes the worker when a download may let it continue.
     wake: Arc<Notify>,
     worker: JoinHandle<()>,
+    /// The focus modulation the next segments are made with.
+    focus: FocusModulation,
 }
 
 struct Shared {
@@ -176,7 +178,11 @@ impl Sessions {
     }
 
     /// Starts a new session (stopping any running one) with `prompt`, or the default prompt.
-    pub async fn start(&self, prompt: Option<String>) -> Result<Status, SessionError> {
+    pub async fn start(
+        &self,
+        prompt: Option<String>,
+        focus: FocusModulation,
+    ) -> Result<Status, SessionError> {
         let prompt = prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_string());
         let id = uuid::Uuid::new_v4();
         let files = self
@@ -216,6 +222,7 @@ impl Sessions {
                 generator,
                 wake,
                 worker,
+                focus,
             })
         };
         if let Some(old) = old {
@@ -256,6 +263,19 @@ impl Sessions {
         })
     }
 
+    /// Sets the focus modulation of the segments made from now on.
+    pub fn set_focus(&self, focus: FocusModulation) -> Result<FocusModulation, SessionError> {
+        let mut live = self.live();
+        let live = live.as_mut().ok_or(SessionError::NoSession)?;
+        live.focus = focus;
+        tracing::info!(
+            session = live.id,
+            focus = focus.name(),
+            "focus modulation changed"
+        );
+        Ok(focus)
+    }
+
     pub fn status(&self) -> Status {
         let config = &self.shared.config;
         let live = self.live();
@@ -287,6 +307,7 @@ impl Sessions {
                 Some(_) => None,
                 None => self.stopped().clone(),
             },
+            focus_modulation: live.as_ref().map(|l| l.focus).unwrap_or_default(),
         }
     }
 
@@ -431,6 +452,11 @@ impl Shared {
                 info.active = "synth".into();
             }
             info.bridge_reason = reason;
+            // The synthesizer says which of the prompt's words it used; a model reads them all.
+            if info.active == "synth" {
+                let (heard, ignored) = crate::backend::synth::words(live.core.latest_prompt().0);
+                (info.heard, info.ignored) = (Some(heard), Some(ignored));
+            }
         }
         info
     }

@@ -25,6 +25,8 @@ impl Backend for Down {
             lm_fallback_reason: None,
             active: "down".into(),
             bridge_reason: None,
+            heard: None,
+            ignored: None,
         }
     }
 
@@ -57,7 +59,7 @@ fn a_worker_never_runs_before_its_session_is_installed() {
     let held = sessions.live();
     let starter = {
         let (sessions, handle) = (sessions.clone(), runtime.handle().clone());
-        std::thread::spawn(move || handle.block_on(sessions.start(None)))
+        std::thread::spawn(move || handle.block_on(sessions.start(None, Default::default())))
     };
     let ran_early = check_calls.recv_timeout(Duration::from_millis(500)).is_ok();
     drop(held);

@@ -16,7 +16,7 @@ use super::link::{self, Link, Warming};
 use super::{state::Plan, SessionFiles, Shared};
 use crate::backend::{Job, Task};
 use crate::encoding;
-use tsuzuki_audio::{seed, Audio};
+use tsuzuki_audio::{focus, seed, Audio};
 
 /// What the next segment continues from: the tail the listener hears last, and who made it.
 struct Made {
@@ -231,8 +231,18 @@ impl Segment<'_> {
             blocking(move || join(audio, index, heard.as_ref(), continues, overlap, target))
                 .await?;
         let (files, audio, bitrate) = (self.files.clone(), joined.audio, config.opus_bitrate);
+        let focus = self.shared.with(&self.worker.id, |live| live.focus);
+        let depth = focus.unwrap_or_default().depth();
+        let timeline = job.timeline_seconds;
         let (audio, bytes) = blocking(move || {
-            let encoded = encoding::encode(&audio, bitrate)?;
+            // Listeners hear the modulation; the next repaint continues from the music without it.
+            let encoded = if depth > 0.0 {
+                let mut heard = audio.clone();
+                focus::modulate(&mut heard, timeline, depth);
+                encoding::encode(&heard, bitrate)?
+            } else {
+                encoding::encode(&audio, bitrate)?
+            };
             let bytes = files.store(index, &encoded).map_err(|e| e.to_string())?;
             Ok::<_, String>((audio, bytes))
         })

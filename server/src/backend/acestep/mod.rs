@@ -355,6 +355,8 @@ impl Backend for AceStep {
             lm_fallback_reason: lm.reason,
             active: "acestep".into(),
             bridge_reason: None,
+            heard: None,
+            ignored: None,
         }
     }
 

@@ -23,6 +23,12 @@ impl Synth {
     }
 }
 
+/// The prompt's words the synthesizer uses, and those it cannot.
+pub fn words(prompt: &str) -> (Vec<String>, Vec<String>) {
+    let style = Style::from_prompt(prompt);
+    (style.heard().to_vec(), style.ignored().to_vec())
+}
+
 /// Renders `job` (blocking; CPU-bound).
 pub fn make(job: &Job, sample_rate: u32) -> Result<Audio, BackendError> {
     let frames = frames_in(job.duration_seconds, sample_rate);
@@ -73,11 +79,13 @@ impl Backend for Synth {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: "synth".into(),
-            model: Some("tsuzuki-ambient".into()),
+            model: Some("tsuzuki-styles".into()),
             lm_model: None,
             lm_fallback_reason: None,
             active: "synth".into(),
             bridge_reason: None,
+            heard: None,
+            ignored: None,
         }
     }
 
