@@ -77,13 +77,17 @@ fn main() {
             channels: vec![l, r],
         };
         let strength = low_onset_strength(&mono(&audio), RATE);
-        let found = tempo(&strength).map_or("-".into(), |(bpm, s)| format!("{bpm:.1} ({s:.2})"));
+        let onsets = onsets_per_minute(&strength, 5.0);
+        // Without a beat there is no tempo to find.
+        let found = tempo(&strength)
+            .filter(|_| onsets >= 10.0)
+            .map_or("-".into(), |(bpm, s)| format!("{bpm:.1} ({s:.2})"));
         println!(
             "{name:<18} {:>6.1}/oct {:>7.1} {:>7.1} {:>8.0} {:>7} {:>11} {:>7.0}x",
             spectrum_slope(&audio),
             integrated_lufs(&audio),
             true_peak_dbtp(&audio),
-            onsets_per_minute(&strength, 5.0),
+            onsets,
             asked.unwrap_or("-".into()),
             found,
             speed,

@@ -155,6 +155,36 @@ test("the calm view: the mood, time left and a glow that follows the music; keyb
   await expect(page.locator("#state")).toHaveText("idle");
 });
 
+test("the synthesizer says what it made of the mood, and focus modulation is a setting the session follows", async ({ page }) => {
+  await open(page, "/");
+  await page.locator("#prompt").fill("rain, piano, 84 bpm and a kazoo");
+  await page.locator("#play").click();
+  await expect(page.locator("#state")).toHaveText("playing");
+  await expect(page.locator("#heard")).toHaveText("heard: rain, piano, 84 bpm · not understood: kazoo");
+
+  await expect(page.locator("#focus-modulation")).toHaveValue("off");
+  await page.locator("#focus-modulation").selectOption("medium");
+  const focus = async () => (await (await page.request.get("/session/status")).json()).focus_modulation;
+  await expect.poll(focus, { message: "the session follows the setting" }).toBe("medium");
+
+  // A new mood gets its own account.
+  await page.locator("#prompt").fill("jazz, no drums");
+  await page.locator("#apply").click();
+  await expect(page.locator("#heard")).toHaveText("heard: jazz, no drums");
+  await page.locator("#stop").click();
+  await expect(page.locator("#state")).toHaveText("idle");
+  await expect(page.locator("#heard"), "nothing to account for without a session").toHaveCount(0);
+
+  // Remembered, and sent with the next Play.
+  await reload(page);
+  await expect(page.locator("#focus-modulation")).toHaveValue("medium");
+  await page.locator("#play").click();
+  await expect(page.locator("#state")).toHaveText("playing");
+  expect(await focus()).toBe("medium");
+  await page.locator("#stop").click();
+  await expect(page.locator("#state")).toHaveText("idle");
+});
+
 test.describe("offline", () => {
   test.use({ serviceWorkers: "allow" });
 

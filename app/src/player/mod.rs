@@ -145,6 +145,7 @@ fn halt(shared: &Shared, view: View) {
     view.download.set(None);
     view.applies_from.set(None);
     view.time_left.set(None);
+    view.heard.set(None);
 }
 
 /// Ends the music here and the server's session (its files are deleted), and tells the other tabs;

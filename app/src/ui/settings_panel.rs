@@ -28,14 +28,14 @@ pub fn SettingsPanel() -> impl IntoView {
                 <span>"Focus modulation "
                     <small>"(a gentle 16 Hz pulse in the sound above the bass; some find it helps them stay on task)"</small>
                 </span>
-                <select id="focus-modulation"
+                <select id="focus-modulation" prop:value=move || view.focus.get().name()
                     on:change=move |ev| {
                         let chosen = FocusModulation::from_name(&event_target_value(&ev));
                         player.set_focus(chosen.unwrap_or_default());
                     }>
-                    {FocusModulation::ALL.map(|f| view! {
+                    {FocusModulation::ALL.into_iter().map(|f| view! {
                         <option value=f.name() selected=move || view.focus.get() == f>{f.name()}</option>
-                    }).to_vec()}
+                    }).collect::<Vec<_>>()}
                 </select>
             </label>
             <p class="hint">"Space plays and stops. Media keys work too."</p>

@@ -20,8 +20,8 @@ const SALTS: [u64; 7] = [
     0x0A12_0000_0000_0000,
 ];
 
-/// Level of the air over ambient pads: felt more than heard, 40 dB under the music.
-const AIR: f32 = 0.02;
+/// Level of the air over ambient pads: felt more than heard, well under the music.
+const AIR: f32 = 0.03;
 
 /// A sum of swells, one per `slot` seconds at a hashed offset and height, each rising over `rise`
 /// seconds and dying away over `fall`: waves on a shore, gusts of wind.
@@ -155,7 +155,7 @@ impl Beds {
         let c = self.coefs;
         if self.on[0] {
             let n = self.bands[0].tick(noise_pair(k, SALTS[0]), c[0].0, c[0].1);
-            add(n, 0.16 * self.level[0]);
+            add(n, 0.2 * self.level[0]);
         }
         if self.on[1] {
             let n = noise_pair(k, SALTS[1]);

@@ -11,7 +11,7 @@ use super::style::Kit;
 use super::words::Texture;
 
 const FADE_IN: f64 = 0.5;
-const MASTER_GAIN: f32 = 1.7;
+const MASTER_GAIN: f32 = 1.5;
 /// The pad filter's drift: two cycles whose periods realign only after 328,193 s (3.8 days).
 const DRIFT_PERIODS: (f64, f64) = (29.0, 11.317);
 /// Everything below this is rumble, not music: two poles take it out.

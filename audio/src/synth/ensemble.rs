@@ -27,7 +27,7 @@ pub(super) fn bar(p: &Plan, bar: i64, chord: &Chord, pcs: &[i32], t: f64, out: &
             chords(p, chord, pcs, t, Section::Strings, 0.6, out);
         }
         if s.pad_bed {
-            chords(p, chord, pcs, t, Section::Pad, 0.6, out);
+            chords(p, chord, pcs, t, Section::Pad, 0.4, out);
         }
     }
     if s.harmony == Harmony::Synth {
@@ -172,27 +172,8 @@ fn bass(p: &Plan, bar: i64, chord: &Chord, pcs: &[i32], t: f64, out: &mut Vec<No
             upright(2.0, fifth, 0.15, out);
         }
         Bass::Walking => {
-            let mut rng = Rng::new(p.seed, bar, 12);
-            let (next, next_pcs) = p.next_chord(chord);
-            let last_bar = next.start == bar + 1;
-            let scale = p.mode_pcs();
-            let target = p.bass_low + (next_pcs[0] - p.bass_low).rem_euclid(12);
-            let mut m = root;
-            for beat in 0..4 {
-                if beat > 0 {
-                    m = if beat == 3 && last_bar {
-                        // A chromatic or scale step into the next chord's root.
-                        target + if rng.unit() < 0.5 { 1 } else { -1 }
-                    } else {
-                        let pool: Vec<i32> = (root - 5..=root + 12)
-                            .filter(|x| scale.contains(&x.rem_euclid(12)) && *x != m)
-                            .collect();
-                        let i = pool.iter().position(|&x| x > m).unwrap_or(pool.len() / 2);
-                        let step = [-2i64, -1, 1, 1, 2][rng.below(5)];
-                        pool[(i as i64 + step).clamp(0, pool.len() as i64 - 1) as usize]
-                    };
-                }
-                upright(f64::from(beat), m, 0.12 + 0.03 * f32::from(beat == 0), out);
+            for (beat, m) in walk(p, bar, chord, root).into_iter().enumerate() {
+                upright(beat as f64, m, 0.12 + 0.03 * f32::from(beat == 0), out);
             }
         }
         Bass::Synth => {
@@ -224,6 +205,31 @@ fn bass(p: &Plan, bar: i64, chord: &Chord, pcs: &[i32], t: f64, out: &mut Vec<No
             }
         }
     }
+}
+
+/// A walking line, a note a beat: the root, steps through the mode, and into the next chord's root by a
+/// half step when the chord changes at the bar line.
+fn walk(p: &Plan, bar: i64, chord: &Chord, root: i32) -> [i32; 4] {
+    let mut rng = Rng::new(p.seed, bar, 12);
+    let (next, next_pcs) = p.next_chord(chord);
+    let last_bar = next.start == bar + 1;
+    let scale = p.mode_pcs();
+    let target = p.bass_low + (next_pcs[0] - p.bass_low).rem_euclid(12);
+    let mut line = [root; 4];
+    for beat in 1..4 {
+        let m = line[beat - 1];
+        line[beat] = if beat == 3 && last_bar {
+            target + if rng.unit() < 0.5 { 1 } else { -1 }
+        } else {
+            let pool: Vec<i32> = (root - 5..=root + 12)
+                .filter(|x| scale.contains(&x.rem_euclid(12)) && *x != m)
+                .collect();
+            let i = pool.iter().position(|&x| x > m).unwrap_or(pool.len() / 2);
+            let step = [-2i64, -1, 1, 1, 2][rng.below(5)];
+            pool[(i as i64 + step).clamp(0, pool.len() as i64 - 1) as usize]
+        };
+    }
+    line
 }
 
 fn drone(p: &Plan, t: f64, out: &mut Vec<Note>) {

@@ -64,8 +64,8 @@ fn strike(
                 body: Spectrum::Bass,
                 bright: Spectrum::Tine,
                 ratio: 1.0,
-                bright_amp: (0.35 + 0.6 * vel) * bright,
-                bright_decay: 0.5,
+                bright_amp: (0.5 + 0.7 * vel) * bright,
+                bright_decay: 0.8,
             };
             (0.1, Env::new(0.004, 2.2, gate.max(0.6), 0.35), voice)
         }
@@ -324,7 +324,7 @@ fn arpeggio(p: &Plan, bar: i64, pcs: &[i32], t: f64, out: &mut Vec<Note>) {
         out.push(Note::new(
             start,
             hz(m),
-            0.028 * if k % 4 == 0 { 1.0 } else { 0.7 },
+            0.036 * if k % 4 == 0 { 1.0 } else { 0.7 },
             if k % 2 == 0 { -0.35 } else { 0.35 },
             Env::new(0.003, 0.18, 0.12, 0.1),
             Voice::tone(Spectrum::Saw, 0.0, Lane::Pad),

@@ -1,4 +1,5 @@
-//! Endless focus-music synthesizer in many styles: a pure function from (score, absolute time) to stereo samples.
+//! Endless focus-music synthesizer in many styles: a pure function from (score, absolute time) to
+//! stereo samples.
 //!
 //! The piece is rendered from any point of its timeline, so a repaint that keeps a seed's first seconds
 //! and renders the rest from where they end continues without a seam; a changed prompt morphs into the
@@ -17,6 +18,7 @@ mod score;
 mod style;
 #[cfg(test)]
 mod tests;
+mod voices;
 mod words;
 
 pub use score::Score;

@@ -6,8 +6,8 @@
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
 
 use super::bus::Bus;
-use super::dsp::{decay_run, fixed, lookup, noise, sine, table, EnvRun};
-use super::score::{Color, Lane, Note, Plan, Score, Voice};
+use super::score::{Lane, Note, Plan, Score, Voice};
+use super::voices;
 
 /// Bus warm-up before the requested start: at least 10 reverb time constants (RT60 <= 4 s).
 const PREROLL_SECONDS: f64 = 6.0;
@@ -16,7 +16,6 @@ const CHUNK: usize = 2048;
 const MIN_RATE: u32 = 4000;
 /// About 30 years; far beyond any session, and f64 seconds stay sub-sample precise up to here.
 const MAX_START: f64 = 1e9;
-const VIBRATO_HZ: f64 = 5.2;
 
 /// Renders `frames` stereo frames at `sample_rate` Hz of the endless piece, starting at absolute time `start_seconds` (>= 0) of its timeline.
 /// Returns (left, right), each `frames` long, samples in [-1, 1].
@@ -200,123 +199,21 @@ impl Chunk {
             return;
         }
         let dt = 1.0 / rate;
-        let tau0 = t0 + first as f64 * dt - note.start;
-        let mut env = EnvRun::new(&note.env, tau0, dt);
         let angle = f64::from(note.pan.clamp(-1.0, 1.0) + 1.0) * FRAC_PI_4;
-        let (gl, gr) = (note.amp * angle.cos() as f32, note.amp * angle.sin() as f32);
-        let f = note.freq;
-        // Phases restart from the note's own clock in every chunk, so no error carries over.
-        let phase = |freq: f64| fixed(freq * tau0);
-        let step = |freq: f64| (freq * dt * 4_294_967_296.0) as u32;
+        let run = voices::Run {
+            tau0: t0 + first as f64 * dt - note.start,
+            dt,
+            rate,
+            freq: note.freq,
+            gains: (note.amp * angle.cos() as f32, note.amp * angle.sin() as f32),
+            index: index0 + first as i64,
+        };
         let span = first..last;
         let (l, r) = if pad {
             (&mut self.pad_l[span.clone()], &mut self.pad_r[span])
         } else {
             (&mut self.l[span.clone()], &mut self.r[span])
         };
-        match note.voice {
-            Voice::Tone {
-                spectrum,
-                detune,
-                vibrato,
-                ..
-            } => {
-                let (fa, fb) = (f * (1.0 + detune), f * (1.0 - detune));
-                let (ta, tb) = (table(spectrum, fa, rate), table(spectrum, fb, rate));
-                let (mut pa, mut pb, ia, ib) = (phase(fa), phase(fb), step(fa), step(fb));
-                if vibrato == 0.0 && detune == 0.0 {
-                    // One oscillator, centred: short notes and basses need no chorus.
-                    mix_into(l, r, || {
-                        let a = lookup(ta, pa) * env.next();
-                        pa = pa.wrapping_add(ia);
-                        (gl * a, gr * a)
-                    });
-                } else if vibrato == 0.0 {
-                    mix_into(l, r, || {
-                        let e = env.next();
-                        let (a, b) = (lookup(ta, pa) * e, lookup(tb, pb) * e);
-                        pa = pa.wrapping_add(ia);
-                        pb = pb.wrapping_add(ib);
-                        (gl * (0.75 * a + 0.25 * b), gr * (0.25 * a + 0.75 * b))
-                    });
-                } else {
-                    // Vibrato as phase modulation at 5.2 Hz: a depth of c cents swings the phase by
-                    // f·c·ln2/1200/(2π·5.2) cycles, read on the note's own clock.
-                    let sine_table = table(super::dsp::Spectrum::Sine, 1.0, 1.0);
-                    let (mut pv, iv) = (phase(VIBRATO_HZ), step(VIBRATO_HZ));
-                    let swing = f * f64::from(vibrato) * std::f64::consts::LN_2
-                        / 1200.0
-                        / (std::f64::consts::TAU * VIBRATO_HZ);
-                    let depth = (swing * 4_294_967_296.0) as f32;
-                    mix_into(l, r, || {
-                        let e = env.next();
-                        let off = (lookup(sine_table, pv) * depth) as i32 as u32;
-                        let (a, b) = (
-                            lookup(ta, pa.wrapping_add(off)) * e,
-                            lookup(tb, pb.wrapping_add(off)) * e,
-                        );
-                        pa = pa.wrapping_add(ia);
-                        pb = pb.wrapping_add(ib);
-                        pv = pv.wrapping_add(iv);
-                        (gl * (0.75 * a + 0.25 * b), gr * (0.25 * a + 0.75 * b))
-                    });
-                }
-            }
-            Voice::Struck {
-                body,
-                bright,
-                ratio,
-                bright_amp,
-                bright_decay,
-            } => {
-                let fb = f * ratio;
-                let amp2 = if fb < 0.45 * rate { bright_amp } else { 0.0 };
-                let (ta, tb) = (table(body, f, rate), table(bright, fb, rate));
-                let (mut pa, mut pb, ia, ib) = (phase(f), phase(fb), step(f), step(fb));
-                let (mut fade, fade_step) = decay_run(bright_decay, tau0, dt);
-                mix_into(l, r, || {
-                    let x = (lookup(ta, pa) + lookup(tb, pb) * amp2 * fade as f32) * env.next();
-                    pa = pa.wrapping_add(ia);
-                    pb = pb.wrapping_add(ib);
-                    fade *= fade_step;
-                    (gl * x, gr * x)
-                });
-            }
-            Voice::Glide { from, time } => {
-                let (mut d, d_step) = decay_run(time, tau0, dt);
-                let mut tau = tau0;
-                mix_into(l, r, || {
-                    let x = sine(f * tau + from * time * (1.0 - d)) * env.next();
-                    tau += dt;
-                    d *= d_step;
-                    (gl * x, gr * x)
-                });
-            }
-            Voice::Noise { color, salt } => {
-                let mut k = index0 + first as i64;
-                // The two samples before, carried along so each sample hashes once.
-                let (mut n1, mut n2) = (noise(k - 1, salt), noise(k - 2, salt));
-                mix_into(l, r, || {
-                    let n0 = noise(k, salt);
-                    let x = match color {
-                        Color::White => n0,
-                        Color::Hiss => 0.5 * (n0 - n1),
-                        Color::Air => 0.25 * (n0 - 2.0 * n1 + n2),
-                    } * env.next();
-                    (n2, n1) = (n1, n0);
-                    k += 1;
-                    (gl * x, gr * x)
-                });
-            }
-        }
-    }
-}
-
-#[inline]
-fn mix_into(l: &mut [f32], r: &mut [f32], mut voice: impl FnMut() -> (f32, f32)) {
-    for (l, r) in l.iter_mut().zip(r.iter_mut()) {
-        let (x, y) = voice();
-        *l += x;
-        *r += y;
+        voices::play(&run, note, l, r);
     }
 }

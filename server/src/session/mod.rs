@@ -6,6 +6,7 @@ mod failure;
 mod generate;
 mod join;
 mod link;
+mod shown;
 pub mod state;
 pub mod storage;
 #[cfg(test)]
@@ -17,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use app::api::{
-    BridgeReason, FocusModulation, Health, PromptResponse, SessionState, StartingInfo, Status,
-    StatusError, DEFAULT_PROMPT,
+    BridgeReason, FocusModulation, Health, PromptResponse, SessionState, Status, StatusError,
+    DEFAULT_PROMPT,
 };
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -441,46 +442,6 @@ impl Shared {
     fn managed_service(&self) -> link::Managed {
         self.managed()
             .map(|(containers, service)| (containers.clone(), service.to_string()))
-    }
-
-    /// The backend as the status shows it: for a session, who makes its segments now.
-    fn backend_info(&self, live: Option<&Live>) -> app::api::BackendInfo {
-        let mut info = self.backend.info();
-        if let Some(live) = live {
-            let (generator, reason) = live.generator;
-            if generator == Generator::Synth && self.bridge.is_some() {
-                info.active = "synth".into();
-            }
-            info.bridge_reason = reason;
-            // The synthesizer says which of the prompt's words it used; a model reads them all.
-            if info.active == "synth" {
-                let (heard, ignored) = crate::backend::synth::words(live.core.latest_prompt().0);
-                (info.heard, info.ignored) = (Some(heard), Some(ignored));
-            }
-        }
-        info
-    }
-
-    /// The model's warm-up as the status shows it: the container's own start, then the weights loading.
-    fn starting(&self, live: &Live) -> Option<StartingInfo> {
-        let managed = self.managed();
-        let Some(warming) = *live.warming.borrow() else {
-            // A managed service restarting mid-session shows its own start.
-            return managed.and_then(|(containers, service)| containers.starting(service));
-        };
-        if let (app::api::StartingPhase::StartingContainer, Some((containers, service))) =
-            (warming.phase, managed)
-        {
-            if let Some(info) = containers.starting(service) {
-                return Some(info);
-            }
-        }
-        Some(StartingInfo {
-            phase: warming.phase,
-            service: managed.map_or_else(|| self.backend.info().kind, |(_, s)| s.to_string()),
-            elapsed_seconds: warming.since.elapsed().as_secs_f64(),
-            log_tail: Vec::new(),
-        })
     }
 
     /// Makes sure the backend's container answers (starting it if needed); `None` for an unmanaged backend.
