@@ -80,7 +80,7 @@ fn main() {
         let onsets = onsets_per_minute(&strength, 5.0);
         // Without a beat there is no tempo to find.
         let found = tempo(&strength)
-            .filter(|_| onsets >= 10.0)
+            .filter(|(_, periodicity)| onsets >= 10.0 && *periodicity >= 0.1)
             .map_or("-".into(), |(bpm, s)| format!("{bpm:.1} ({s:.2})"));
         println!(
             "{name:<18} {:>6.1}/oct {:>7.1} {:>7.1} {:>8.0} {:>7} {:>11} {:>7.0}x",
