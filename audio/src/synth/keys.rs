@@ -34,6 +34,41 @@ pub(super) fn bar(p: &Plan, bar: i64, chord: &Chord, pcs: &[i32], t: f64, out: &
     }
 }
 
+/// How an instrument strikes: its two spectra, level, envelope, and how its brightness fades.
+struct Recipe {
+    body: Spectrum,
+    bright: Spectrum,
+    /// The bright partials' pitch over the note's.
+    ratio: f64,
+    amp: f32,
+    attack: f64,
+    /// Ring time at middle C (seconds) and how it scales with pitch: lower notes ring longer.
+    decay: f64,
+    decay_slope: f64,
+    /// The shortest gate and the release.
+    hold: f64,
+    release: f64,
+    /// Bright partials' level at no velocity and what velocity adds, and their fade (seconds).
+    bright_amp: (f32, f32),
+    bright_decay: f64,
+}
+
+impl Struck {
+    #[rustfmt::skip] // a table reads best as one
+    fn recipe(self) -> Recipe {
+        use Spectrum as S;
+        //                 body          bright          ratio amp   attack decay slope hold release bright_amp   fade
+        let row = match self {
+            Struck::Piano  => (S::PianoBody, S::PianoBright, 1.0, 0.13, 0.005, 2.6,  0.3, 1.2, 0.7,  (0.35, 0.65), 0.6),
+            Struck::Rhodes => (S::Bass,      S::Tine,        1.0, 0.1,  0.004, 2.2,  0.0, 0.6, 0.35, (0.5, 0.7),   0.8),
+            Struck::Guitar => (S::Pluck,     S::Saw,         1.0, 0.1,  0.002, 1.42, 0.4, 0.8, 0.25, (0.5, 0.0),   0.08),
+            Struck::Bells  => (S::Sine,      S::Sine,        3.0, 0.12, 0.003, 1.4,  0.0, 1.2, 0.6,  (0.25, 0.2),  0.15),
+        };
+        let (body, bright, ratio, amp, attack, decay, decay_slope, hold, release, bright_amp, bright_decay) = row;
+        Recipe { body, bright, ratio, amp, attack, decay, decay_slope, hold, release, bright_amp, bright_decay }
+    }
+}
+
 /// One struck note of `instrument`; `vel` 0..1 sets loudness and, for hammers, brightness.
 fn strike(
     p: &Plan,
@@ -45,53 +80,18 @@ fn strike(
     pan: f32,
 ) -> Note {
     let freq = hz(midi);
+    let r = instrument.recipe();
     let bright = 0.6 + 0.4 * p.style.tone.max(-0.5);
-    let (amp, env, voice) = match instrument {
-        Struck::Piano => {
-            // Lower strings ring longer; harder strikes sound brighter.
-            let decay = 2.6 * (262.0 / freq).powf(0.3);
-            let voice = Voice::Struck {
-                body: Spectrum::PianoBody,
-                bright: Spectrum::PianoBright,
-                ratio: 1.0,
-                bright_amp: (0.35 + 0.65 * vel) * bright,
-                bright_decay: 0.6,
-            };
-            (0.13, Env::new(0.005, decay, gate.max(1.2), 0.7), voice)
-        }
-        Struck::Rhodes => {
-            let voice = Voice::Struck {
-                body: Spectrum::Bass,
-                bright: Spectrum::Tine,
-                ratio: 1.0,
-                bright_amp: (0.5 + 0.7 * vel) * bright,
-                bright_decay: 0.8,
-            };
-            (0.1, Env::new(0.004, 2.2, gate.max(0.6), 0.35), voice)
-        }
-        Struck::Guitar => {
-            let decay = 1.6 * (196.0 / freq).powf(0.4);
-            let voice = Voice::Struck {
-                body: Spectrum::Pluck,
-                bright: Spectrum::Saw,
-                ratio: 1.0,
-                bright_amp: 0.5 * bright,
-                bright_decay: 0.08,
-            };
-            (0.1, Env::new(0.002, decay, gate.max(0.8), 0.25), voice)
-        }
-        Struck::Bells => {
-            let voice = Voice::Struck {
-                body: Spectrum::Sine,
-                bright: Spectrum::Sine,
-                ratio: 3.0,
-                bright_amp: (0.25 + 0.2 * vel) * bright,
-                bright_decay: 0.15,
-            };
-            (0.12, Env::new(0.003, 1.4, gate.max(1.2), 0.6), voice)
-        }
+    let decay = r.decay * (262.0 / freq).powf(r.decay_slope);
+    let voice = Voice::Struck {
+        body: r.body,
+        bright: r.bright,
+        ratio: r.ratio,
+        bright_amp: (r.bright_amp.0 + r.bright_amp.1 * vel) * bright,
+        bright_decay: r.bright_decay,
     };
-    Note::new(start, freq, amp * vel, pan, env, voice)
+    let env = Env::new(r.attack, decay, gate.max(r.hold), r.release);
+    Note::new(start, freq, r.amp * vel, pan, env, voice)
 }
 
 /// The chord broken into a figure of eighths: a low root, then the upper tones rising and falling.

@@ -76,7 +76,8 @@ async fn a_segment_comes_as_wav_flac_and_opus_with_the_same_frames() {
         bodies[1].len() as f64,
         bodies[2].len() as f64,
     );
-    assert!(flac < 0.7 * wav, "FLAC {flac} of WAV {wav}");
+    // The synthesizer fills the spectrum (air, hats), which lossless coding shrinks to about 70 %.
+    assert!(flac < 0.8 * wav, "FLAC {flac} of WAV {wav}");
     // 128 kb/s for 8 s is 128 kB; Ogg framing and VBR add a little.
     assert!((100_000.0..160_000.0).contains(&opus), "Opus {opus}");
 }
