@@ -269,6 +269,12 @@ pub enum ServiceState {
 pub struct ServiceInfo {
     pub id: String,
     pub image: String,
+    /// The names `/v1/*` requests route here by.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Requests proxied at once; `None`: no limit.
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
     pub state: ServiceState,
     pub container_id: Option<String>,
     /// Where the server reaches the service.
@@ -296,6 +302,22 @@ pub struct ServicesResponse {
     pub gpu_memory_budget_gb: Option<f64>,
     /// GPU memory claimed by services that are starting, ready or stopping.
     pub gpu_memory_claimed_gb: f64,
+}
+
+/// `POST /api/v1/config/reload` (and the log line of a reload on SIGHUP or a file change): what it did, by
+/// service id.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReloadResponse {
+    /// Declared now: available at once, started on demand.
+    pub added: Vec<String>,
+    /// Their container changes: restarted once idle (or at once with `restart = "immediately"`).
+    pub changed: Vec<String>,
+    /// Other settings changed (idle TTL, models, limits): applied to the running container.
+    pub updated: Vec<String>,
+    /// No longer declared: stopped once idle.
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub gpu_memory_budget_gb: Option<f64>,
 }
 
 /// `GET /api/v1/container/{id}`: a managed container as the Docker engine reports it.

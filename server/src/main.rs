@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use tsuzuki::config::{Config, RawSettings};
+use tsuzuki::config::{RawSettings, Source};
 use tsuzuki::containers::Containers;
 use tsuzuki::metrics::Metrics;
 use tsuzuki::session::{storage::DataDir, Sessions};
@@ -33,7 +33,8 @@ async fn run() -> Result<(), String> {
     let leptos_addr = std::env::var("LEPTOS_SITE_ADDR")
         .ok()
         .and_then(|a| a.parse().ok());
-    let config = Config::load(flags, leptos_addr)?;
+    let source = Source { flags, leptos_addr };
+    let config = source.load()?;
     options.site_addr = config.http.addr;
     // cargo-leptos tells the server it hashed the site's file names when it starts it; a binary started
     // directly finds out from the hash file cargo-leptos leaves beside it.
@@ -69,6 +70,7 @@ async fn run() -> Result<(), String> {
             }
             Err(e) => tracing::warn!("model containers: {e}"),
         }
+        containers.watch(source);
     }
     let sessions =
         Sessions::with_containers(config.clone(), backend, data, containers.clone(), metrics);

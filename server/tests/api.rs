@@ -442,7 +442,7 @@ async fn a_full_disk_fails_the_segment_clearly_and_leaves_no_file_behind() {
 /// A config whose sessions run ACE-Step in a managed container (on an engine that is not there: nothing
 /// here gets as far as starting it), with an API token.
 fn managed_with_token() -> tsuzuki::config::Config {
-    use tsuzuki::config::{BackendKind, Gpus, Network, ServiceConfig};
+    use tsuzuki::config::{BackendKind, Gpus, Network, Restart, ServiceConfig};
     let mut config = short(std::path::Path::new("unused"));
     config.containers.docker_host = Some("unix:///nonexistent/docker.sock".into());
     config.http.api_token = Some("s3cret".into());
@@ -462,6 +462,10 @@ fn managed_with_token() -> tsuzuki::config::Config {
         stop_timeout_seconds: 1.0,
         gpu_memory_gb: 0.0,
         init: true,
+        models: Vec::new(),
+        max_concurrent: None,
+        queue_timeout_seconds: 30.0,
+        restart: Restart::WhenIdle,
     };
     config.backend = BackendKind::AceStep(
         tsuzuki::backend::acestep::Settings {

@@ -18,7 +18,7 @@ use common::{short, spawn, Server};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tsuzuki::backend::acestep::Settings;
-use tsuzuki::config::{BackendKind, Config, Gpus, Network, ServiceConfig};
+use tsuzuki::config::{BackendKind, Config, Gpus, Network, Restart, ServiceConfig};
 use tsuzuki::containers::{container_body, Containers, ServiceError};
 use tsuzuki::metrics::Metrics;
 use tsuzuki::session::{storage::DataDir, Sessions};
@@ -56,6 +56,10 @@ fn double(id: &str, extra: &[&str]) -> ServiceConfig {
         stop_timeout_seconds: 3.0,
         gpu_memory_gb: 0.0,
         init: true,
+        models: vec![id.to_string()],
+        max_concurrent: None,
+        queue_timeout_seconds: 30.0,
+        restart: Restart::WhenIdle,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use app::api::{ErrorBody, ErrorDetail};
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds, for `Retry-After` on a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -39,7 +42,13 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -84,6 +93,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownService(_) => (StatusCode::NOT_FOUND, "no_such_service"),
             ServiceError::NoContainer(_) => (StatusCode::NOT_FOUND, "no_container"),
             ServiceError::InUse { .. } => (StatusCode::CONFLICT, "service_in_use"),
+            ServiceError::Busy { .. } => {
+                let mut busy =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "busy", error.to_string());
+                // Its queue was full for the whole queue timeout: a moment later a place may be free.
+                busy.retry_after = Some(1);
+                return busy;
+            }
             ServiceError::NoGpuRoom(_) => (StatusCode::SERVICE_UNAVAILABLE, "gpu_memory"),
             ServiceError::EngineUnreachable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "engine_unreachable")

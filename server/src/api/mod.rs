@@ -5,6 +5,7 @@ mod auth;
 mod body;
 mod download;
 mod error;
+mod openai;
 mod services;
 
 use std::sync::Arc;
@@ -31,8 +32,10 @@ pub fn router(sessions: Sessions) -> Router {
     // Service starts can take minutes (the first one downloads models): no timeout there.
     // Starting a session starts the managed GPU container: then only the token's holders may control it.
     let control_token = token.clone().filter(|_| sessions.is_managed());
-    let guarded =
-        services::router().layer(axum::middleware::from_fn_with_state(token, auth::require));
+    // OpenAI clients send their API key as a bearer token: the server's token serves as that key.
+    let guarded = services::router()
+        .merge(openai::router())
+        .layer(axum::middleware::from_fn_with_state(token, auth::require));
     let control = Router::new()
         .route("/session/start", post(start))
         .route("/session/prompt", post(set_prompt))
@@ -44,6 +47,7 @@ pub fn router(sessions: Sessions) -> Router {
         ))
         .route("/session/status", get(status))
         .route("/health", get(health))
+        .route("/api/v1/config/schema", get(schema))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -120,6 +124,11 @@ async fn stop(State(sessions): State<Sessions>) -> Json<Status> {
 
 async fn status(State(sessions): State<Sessions>) -> Json<Status> {
     Json(sessions.status())
+}
+
+/// The config file's JSON Schema (for editors: YAML's `# yaml-language-server: $schema=…`).
+async fn schema() -> Json<serde_json::Value> {
+    Json(crate::config::Config::schema())
 }
 
 async fn health(State(sessions): State<Sessions>) -> impl IntoResponse {

@@ -1,14 +1,20 @@
-//! The model services over HTTP: list, start, stop, inspect their containers, proxy to them, and `/metrics`.
+//! The model services over HTTP: list, start, stop, restart, inspect their containers and logs, proxy to
+//! them, reload the config, and `/metrics`.
 
-use app::api::{ContainerInfo, ServiceInfo, ServicesResponse};
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue};
+use std::convert::Infallible;
+
+use app::api::{ContainerInfo, ReloadResponse, ServiceInfo, ServicesResponse};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use crate::containers::{proxy, Containers, ServiceError};
+use crate::containers::{proxy, Containers, ReloadError, ServiceError};
 use crate::session::Sessions;
 
 pub fn router() -> Router<Sessions> {
@@ -16,7 +22,10 @@ pub fn router() -> Router<Sessions> {
         .route("/api/v1/services", get(list))
         .route("/api/v1/service/{id}/start", post(start))
         .route("/api/v1/service/{id}/stop", post(stop))
+        .route("/api/v1/service/{id}/restart", post(restart))
+        .route("/api/v1/service/{id}/logs", get(logs))
         .route("/api/v1/container/{id}", get(container))
+        .route("/api/v1/config/reload", post(reload))
         .route("/service/{id}/", any(forward_root))
         .route("/service/{id}/{*path}", any(forward))
         .route("/metrics", get(metrics))
@@ -51,6 +60,82 @@ async fn stop(
     Path(id): Path<String>,
 ) -> Result<Json<ServiceInfo>, ApiError> {
     Ok(Json(containers(&sessions, &id)?.stop(&id).await?))
+}
+
+async fn restart(
+    State(sessions): State<Sessions>,
+    Path(id): Path<String>,
+) -> Result<Json<ServiceInfo>, ApiError> {
+    Ok(Json(containers(&sessions, &id)?.restart(&id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    tail: Option<usize>,
+    #[serde(default)]
+    follow: bool,
+}
+
+#[derive(Serialize)]
+struct LogsResponse {
+    service: String,
+    container_id: String,
+    lines: Vec<String>,
+}
+
+/// The container's last lines as JSON, or with `follow=true` as server-sent events (one `data:` per line)
+/// until the container stops, then an `end` event.
+async fn logs(
+    State(sessions): State<Sessions>,
+    Path(id): Path<String>,
+    query: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::invalid(format!("{} (use ?tail=N&follow=true)", e.body_text())))?;
+    let tail = query.tail.unwrap_or(100).min(10_000);
+    let containers = containers(&sessions, &id)?;
+    if !query.follow {
+        let (container_id, lines) = containers.logs(&id, tail).await?;
+        let reply = LogsResponse {
+            service: id,
+            container_id,
+            lines,
+        };
+        return Ok(Json(reply).into_response());
+    }
+    let (_, lines) = containers.follow_logs(&id, tail).await?;
+    let events = lines
+        .map(|line| Event::default().data(line))
+        .chain(futures::stream::once(async {
+            Event::default().event("end").data("the container stopped")
+        }))
+        .map(Ok::<_, Infallible>);
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// Reads the config file again; the reply says what changed. An invalid file changes nothing.
+async fn reload(State(sessions): State<Sessions>) -> Result<Json<ReloadResponse>, ApiError> {
+    let Some(containers) = sessions.containers() else {
+        return Err(ReloadError::NoConfigFile.into());
+    };
+    Ok(Json(containers.reload().await?))
+}
+
+impl From<ReloadError> for ApiError {
+    fn from(error: ReloadError) -> ApiError {
+        let (status, code) = match &error {
+            ReloadError::NoConfigFile => (StatusCode::CONFLICT, "no_config_file"),
+            ReloadError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
+        };
+        ApiError::new(status, code, error.to_string())
+    }
 }
 
 async fn container(

@@ -5,8 +5,13 @@
 //! clap, the file through serde, everything optional); `validate` turns the merged layers into a [`Config`]
 //! of small sub-configs, each used by one part of the server.
 
+mod declaration;
+mod diff;
+mod file;
+mod macros;
 mod raw;
 mod services;
+mod templates;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -16,8 +21,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::backend::acestep;
+#[cfg(test)]
+pub(crate) use declaration::service_from_toml;
+pub use diff::{diff, Diff};
 pub use raw::RawSettings;
-pub use services::{Gpus, Network, ServiceConfig};
+pub use services::{Gpus, Network, Restart, ServiceConfig};
 
 /// Output sample rate of every segment (ACE-Step's native rate, shared with the synthesizer).
 pub use tsuzuki_audio::SAMPLE_RATE;
@@ -81,6 +89,8 @@ pub struct ContainersConfig {
     pub services: Vec<ServiceConfig>,
     pub gpu_memory_budget_gb: Option<f64>,
     pub docker_host: Option<String>,
+    /// The file the services were declared in, watched for changes.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -102,5 +112,29 @@ impl Config {
             Some(path) => RawSettings::from_file(path)?,
         };
         validate::config(flags.or(file), leptos_addr)
+    }
+
+    /// The JSON Schema of the config file, for editors.
+    pub fn schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(RawSettings)).unwrap_or_default()
+    }
+}
+
+/// Where the config comes from, kept to read it again on a reload: the flags and environment as given at
+/// start-up (they still win over the file) and the address cargo-leptos asked for.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub flags: RawSettings,
+    pub leptos_addr: Option<SocketAddr>,
+}
+
+impl Source {
+    pub fn load(&self) -> Result<Config, String> {
+        Config::load(self.flags.clone(), self.leptos_addr)
+    }
+
+    /// The config file the flags name, if any.
+    pub fn flags_file(&self) -> Option<PathBuf> {
+        self.flags.config.clone()
     }
 }

@@ -1,15 +1,17 @@
 //! The settings as given: ONE struct that clap fills from flags (and their environment variables) and serde
 //! from the config file, so each setting is declared once and has the same name as a flag, a variable and a key.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::services::ServiceConfig;
+use super::declaration::ServiceDeclaration;
 
-#[derive(Parser, Deserialize, Debug, Default)]
+#[derive(Parser, Deserialize, JsonSchema, Clone, Debug, Default)]
 #[command(
     name = "tsuzuki",
     version,
@@ -77,10 +79,14 @@ pub struct RawSettings {
     /// GPU memory the model containers may claim together (config file only: it goes with `services`).
     #[arg(skip)]
     pub(super) gpu_memory_budget_gb: Option<f64>,
-    /// The `[[services]]` tables (config file only: a service is too big for a flag).
+    /// The model services (config file only: a service is too big for a flag).
     #[arg(skip)]
-    pub(super) services: Option<Vec<ServiceConfig>>,
-    /// TOML file with any of the settings above (keys as the flags, with underscores)
+    pub(super) services: Option<Vec<ServiceDeclaration>>,
+    /// Values for `${NAME}` in the services' commands, environment and volumes (config file only).
+    #[arg(skip)]
+    pub(super) macros: Option<BTreeMap<String, String>>,
+    /// TOML or YAML file with any of the settings above (keys as the flags, with underscores); reloaded
+    /// on SIGHUP and when it changes
     // Not a key itself: a config file does not name another one.
     #[arg(long, env = "TSUZUKI_CONFIG")]
     #[serde(skip)]
@@ -88,12 +94,9 @@ pub struct RawSettings {
 }
 
 impl RawSettings {
-    /// The settings written in the TOML file at `path`.
+    /// The settings written in the TOML or YAML file at `path`.
     pub(super) fn from_file(path: &Path) -> Result<RawSettings, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| format!("config file {}: {}", path.display(), e.message()))
+        super::file::read(path)
     }
 
     /// Each setting from `self` when given there, else from `lower`: flags and environment (already merged
@@ -121,6 +124,7 @@ impl RawSettings {
             docker_host: self.docker_host.or(lower.docker_host),
             gpu_memory_budget_gb: self.gpu_memory_budget_gb.or(lower.gpu_memory_budget_gb),
             services: self.services.or(lower.services),
+            macros: self.macros.or(lower.macros),
             config: self.config.or(lower.config),
         }
     }

@@ -1,54 +1,61 @@
-//! A model service as declared in the config file (a `[[services]]` table), checked once at start-up.
-//! Only these declarations can ever become containers: no request names an image, a command or a mount.
-//! (How a declaration becomes a container's name and label is in `containers::service`.)
+//! A model service as the server runs it: a declaration from the config file (`declaration.rs`) with its
+//! template and macros applied, checked once. Only these can ever become containers: no request names an
+//! image, a command or a mount. (How a service becomes a container's name and label is in
+//! `containers::service`.)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServiceConfig {
     /// Names the service in URLs, in `--acestep-service` and in its container's name.
     pub id: String,
     pub image: String,
     /// Program and arguments; empty keeps the image's own command.
-    #[serde(default)]
     pub command: Vec<String>,
-    #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// The port the service listens on inside the container.
     pub port: u16,
     /// The port on 127.0.0.1 the server reaches it at [default: `port`]; equal to `port` with host networking.
-    #[serde(default)]
     pub host_port: Option<u16>,
-    #[serde(default)]
     pub network: Network,
-    #[serde(default = "default_health_path")]
     pub health_path: String,
-    #[serde(default)]
     pub gpus: Gpus,
     /// `host-path-or-volume:/container/path[:ro]`, as `docker run -v` takes them.
-    #[serde(default)]
     pub volumes: Vec<String>,
-    #[serde(default = "default_startup_timeout")]
     pub startup_timeout_seconds: f64,
     /// Seconds without a session or a request before the container is stopped; 0 keeps it running.
-    #[serde(default = "default_idle_ttl")]
     pub idle_ttl_seconds: f64,
     /// Grace after SIGTERM before Docker kills the container.
-    #[serde(default = "default_stop_timeout")]
     pub stop_timeout_seconds: f64,
     /// GPU memory the service needs, counted against `gpu_memory_budget_gb`.
-    #[serde(default)]
     pub gpu_memory_gb: f64,
     /// Run a tiny init as PID 1 (`docker run --init`), so SIGTERM reaches servers that do not handle it.
-    #[serde(default = "default_true")]
     pub init: bool,
+    /// The names `/v1/*` requests route to this service by (their `model` field).
+    pub models: Vec<String>,
+    /// Requests proxied at once; more wait up to `queue_timeout_seconds`, then get 429. `None`: no limit.
+    pub max_concurrent: Option<u32>,
+    pub queue_timeout_seconds: f64,
+    /// When a reload changes the container this service runs in.
+    pub restart: Restart,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// What a changed declaration does to a running container on reload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// Once nothing uses it: no reply is cut off, no session loses its model.
+    #[default]
+    WhenIdle,
+    /// At once, even in use (requests in flight fail; sessions retry on the new container).
+    Immediately,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     /// Docker's default network, with `port` published on 127.0.0.1:`host_port`.
@@ -59,8 +66,8 @@ pub enum Network {
 }
 
 /// Which GPUs the container gets (`docker run --gpus`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "GpusValue", into = "GpusValue")]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(into = "GpusValue")]
 pub enum Gpus {
     #[default]
     None,
@@ -70,9 +77,9 @@ pub enum Gpus {
 }
 
 /// `gpus = "none" | "all" | 2 | ["0", "GPU-uuid"]` as written in the file.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-enum GpusValue {
+pub(super) enum GpusValue {
     Word(String),
     Count(u32),
     Devices(Vec<String>),
@@ -96,6 +103,18 @@ impl TryFrom<GpusValue> for Gpus {
     }
 }
 
+impl Gpus {
+    /// As the `gpus` key writes it, for the `${GPUS}` macro.
+    pub(super) fn word(&self) -> String {
+        match self {
+            Gpus::None => "none".into(),
+            Gpus::All => "all".into(),
+            Gpus::Count(n) => n.to_string(),
+            Gpus::Devices(ids) => ids.join(","),
+        }
+    }
+}
+
 impl From<Gpus> for GpusValue {
     fn from(gpus: Gpus) -> GpusValue {
         match gpus {
@@ -105,22 +124,6 @@ impl From<Gpus> for GpusValue {
             Gpus::Devices(ids) => GpusValue::Devices(ids),
         }
     }
-}
-
-fn default_health_path() -> String {
-    "/health".into()
-}
-fn default_startup_timeout() -> f64 {
-    600.0
-}
-fn default_idle_ttl() -> f64 {
-    600.0
-}
-fn default_stop_timeout() -> f64 {
-    10.0
-}
-fn default_true() -> bool {
-    true
 }
 
 impl ServiceConfig {
@@ -179,6 +182,26 @@ impl ServiceConfig {
                 self.idle_ttl_seconds
             ));
         }
+        if let Some(name) = self
+            .models
+            .iter()
+            .find(|m| m.is_empty() || m.chars().any(char::is_whitespace))
+        {
+            return problem(format!(
+                "model name {name:?} must be non-empty and without spaces"
+            ));
+        }
+        if self.max_concurrent == Some(0) {
+            return problem("max_concurrent must be 1 or more (leave it out for no limit)".into());
+        }
+        if !(self.queue_timeout_seconds.is_finite()
+            && (0.0..=86_400.0).contains(&self.queue_timeout_seconds))
+        {
+            return problem(format!(
+                "queue_timeout_seconds must be between 0 and 86400, not {}",
+                self.queue_timeout_seconds
+            ));
+        }
         if let Some(key) = self.env.keys().find(|k| k.is_empty() || k.contains('=')) {
             return problem(format!("environment variable name {key:?} is not valid"));
         }
@@ -217,5 +240,38 @@ impl ServiceConfig {
 
     pub(crate) fn stop_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.stop_timeout_seconds)
+    }
+}
+
+/// What shapes a service's container: a change here needs a new container, any other change (idle TTL,
+/// models, limits) applies to the running one. Serialised, it is the fingerprint leftovers are adopted by.
+#[derive(Serialize, PartialEq)]
+pub(crate) struct ContainerShape<'a> {
+    image: &'a str,
+    command: &'a [String],
+    env: &'a BTreeMap<String, String>,
+    port: u16,
+    host_port: Option<u16>,
+    network: Network,
+    health_path: &'a str,
+    gpus: &'a Gpus,
+    volumes: &'a [String],
+    init: bool,
+}
+
+impl ServiceConfig {
+    pub(crate) fn container_shape(&self) -> ContainerShape<'_> {
+        ContainerShape {
+            image: &self.image,
+            command: &self.command,
+            env: &self.env,
+            port: self.port,
+            host_port: self.host_port,
+            network: self.network,
+            health_path: &self.health_path,
+            gpus: &self.gpus,
+            volumes: &self.volumes,
+            init: self.init,
+        }
     }
 }

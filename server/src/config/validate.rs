@@ -1,6 +1,6 @@
 //! Raw settings → the validated [`Config`]: defaults filled in, each value checked, one line per problem.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -98,12 +98,29 @@ fn loudness_target(given: Option<&str>) -> Result<Option<f64>, String> {
 }
 
 fn containers(raw: &RawSettings) -> Result<ContainersConfig, String> {
-    let services = raw.services.clone().unwrap_or_default();
+    let macros = raw.macros.clone().unwrap_or_default();
+    if let Some(name) = macros.keys().find(|k| !super::macros::valid_name(k)) {
+        return Err(format!(
+            "macro name {name:?} must be letters, digits and '_'"
+        ));
+    }
+    let mut services = Vec::new();
+    for declaration in raw.services.clone().unwrap_or_default() {
+        services.push(declaration.resolve(&macros)?);
+    }
     let mut ids = BTreeSet::new();
+    let mut models = BTreeMap::new();
     for service in &services {
-        service.check()?;
         if !ids.insert(service.id.as_str()) {
             return Err(format!("service {:?} is declared twice", service.id));
+        }
+        for model in &service.models {
+            if let Some(other) = models.insert(model.as_str(), service.id.as_str()) {
+                return Err(format!(
+                    "model {model:?} is served by both {other:?} and {:?}: a request could not be routed",
+                    service.id
+                ));
+            }
         }
     }
     if let Some(budget) = raw.gpu_memory_budget_gb {
@@ -117,6 +134,7 @@ fn containers(raw: &RawSettings) -> Result<ContainersConfig, String> {
         services,
         gpu_memory_budget_gb: raw.gpu_memory_budget_gb,
         docker_host: raw.docker_host.clone().filter(|h| !h.is_empty()),
+        config_file: raw.config.clone(),
     })
 }
 

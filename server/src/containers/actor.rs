@@ -11,11 +11,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::engine::{short, ContainerEngine, Found};
 use super::error::ServiceError;
-use super::handle::Manager;
 use super::health;
 use super::lifecycle::{self, Effect, Event, Failure, Idle, State};
+use super::manager::Manager;
 use super::slot::{Lease, Slot};
 use super::start::Start;
+use crate::config::ServiceConfig;
 use crate::metrics::Metrics;
 
 /// How often a ready container is checked for having died on its own.
@@ -33,6 +34,18 @@ pub(super) enum Command {
     },
     /// Take over a healthy-looking container left by a previous run of this server.
     Adopt(Found),
+    /// A reload declared the service anew (`Some`) or removed it (`None`). A new container is needed
+    /// only when its shape changed; `immediately` does not wait for the service to be idle.
+    Reconfigure {
+        config: Option<ServiceConfig>,
+        immediately: bool,
+    },
+}
+
+/// A reload waiting for the container to go.
+enum Pending {
+    Replace(Box<ServiceConfig>),
+    Retire,
 }
 
 /// A start that ended well.
@@ -91,6 +104,8 @@ pub(super) struct Actor {
     /// A liveness check of the ready container: `Some(reason)` if it died.
     probe: Option<BoxFuture<'static, Option<String>>>,
     liveness: tokio::time::Interval,
+    /// What a reload asked for, done once the container is stopped; with `immediately`, it is stopped now.
+    pending: Option<(Pending, bool)>,
 }
 
 async fn poll_some<T>(future: &mut Option<BoxFuture<'static, T>>) -> T {
@@ -117,11 +132,12 @@ impl Actor {
             work: None,
             probe: None,
             liveness,
+            pending: None,
         }
     }
 
-    fn id(&self) -> &str {
-        &self.slot.config.id
+    fn id(&self) -> String {
+        self.slot.config().id.clone()
     }
 
     /// Requesters still waiting (one who gave up does not count).
@@ -140,9 +156,21 @@ impl Actor {
             let (event, input) = match wake {
                 // Every handle is gone: leave the container as it is (a restarted server adopts it).
                 Wake::Command(None) => return,
-                Wake::Command(Some(command)) => self.command(command),
+                Wake::Command(Some(command)) => match self.command(command) {
+                    Some(happened) => happened,
+                    None => {
+                        if self.settle() {
+                            return;
+                        }
+                        continue;
+                    }
+                },
                 Wake::Done(done) => {
                     self.work = None;
+                    if matches!(done, Done::Stopped(Ok(()))) {
+                        // The container is gone: a new declaration takes over before anything restarts.
+                        self.take_replacement();
+                    }
                     self.done(done)
                 }
                 Wake::Probe(died) => {
@@ -158,7 +186,7 @@ impl Actor {
                     tracing::info!(
                         service = self.id(),
                         "idle for {:?}: stopping",
-                        self.slot.config.idle_ttl().unwrap_or_default()
+                        self.slot.config().idle_ttl().unwrap_or_default()
                     );
                     let event = Event::StopAsked {
                         in_use: self.in_use(),
@@ -170,9 +198,85 @@ impl Actor {
                     self.probe = Some(self.liveness());
                     continue;
                 }
-                Wake::Released => continue,
+                Wake::Released => {
+                    if self.settle() {
+                        return;
+                    }
+                    continue;
+                }
             };
             self.handle(event, input);
+            if self.settle() {
+                return;
+            }
+        }
+    }
+
+    /// Notes what a reload asked for. A declaration whose container stays the same applies at once.
+    fn reconfigure(&mut self, config: Option<ServiceConfig>, immediately: bool) {
+        self.pending = match config {
+            // The handle has marked the slot retired already (and unmarks it if the service comes back).
+            None => Some((Pending::Retire, immediately)),
+            Some(config) if config.container_shape() == self.slot.config().container_shape() => {
+                self.slot.set_config(config);
+                None
+            }
+            Some(config) => Some((Pending::Replace(Box::new(config)), immediately)),
+        };
+    }
+
+    /// Carries a pending reload forward: with no container, it applies now; with an idle one (or at once),
+    /// the container is stopped first. True when the actor's work is over (its service was removed).
+    fn settle(&mut self) -> bool {
+        let Some((_, immediately)) = &self.pending else {
+            return false;
+        };
+        let immediately = *immediately;
+        match self.state {
+            State::Stopped | State::Failed => {
+                if self.take_replacement() {
+                    // A new declaration deserves a fresh start, not the old one's error.
+                    self.handle(
+                        Event::StopAsked {
+                            in_use: false,
+                            force: false,
+                        },
+                        Input::default(),
+                    );
+                    return false;
+                }
+                self.pending = None;
+                if let Some(manager) = self.manager.upgrade() {
+                    manager.forget(&self.slot);
+                }
+                tracing::info!(service = self.id(), "removed from the configuration");
+                true
+            }
+            State::Ready if immediately || !self.in_use() => {
+                let event = Event::StopAsked {
+                    in_use: self.in_use(),
+                    force: immediately,
+                };
+                self.handle(event, Input::default());
+                false
+            }
+            // A start or stop in progress is left to finish; this is looked at again after it.
+            _ => false,
+        }
+    }
+
+    /// Applies a pending new declaration (only ever with no container running). False for a removal.
+    fn take_replacement(&mut self) -> bool {
+        match self.pending.take() {
+            Some((Pending::Replace(config), _)) => {
+                tracing::info!(service = config.id, "now runs its new declaration");
+                self.slot.set_config(*config);
+                true
+            }
+            other => {
+                self.pending = other;
+                false
+            }
         }
     }
 
@@ -180,7 +284,7 @@ impl Actor {
         let idle = lifecycle::idle(
             self.state,
             self.in_use(),
-            self.slot.config.idle_ttl(),
+            self.slot.config().idle_ttl(),
             self.slot.usage().last_use,
             Instant::now(),
         );
@@ -202,8 +306,9 @@ impl Actor {
         }
     }
 
-    fn command(&self, command: Command) -> (Event, Input) {
-        match command {
+    /// The event a command is, or `None` for a reload (which `settle` carries out).
+    fn command(&mut self, command: Command) -> Option<(Event, Input)> {
+        let happened = match command {
             Command::Ensure(reply) => (
                 Event::Demand,
                 Input {
@@ -221,6 +326,13 @@ impl Actor {
                     ..Input::default()
                 },
             ),
+            Command::Reconfigure {
+                config,
+                immediately,
+            } => {
+                self.reconfigure(config, immediately);
+                return None;
+            }
             Command::Adopt(found) => (
                 Event::Adopt,
                 Input {
@@ -228,7 +340,8 @@ impl Actor {
                     ..Input::default()
                 },
             ),
-        }
+        };
+        Some(happened)
     }
 
     fn done(&self, done: Done) -> (Event, Input) {
@@ -248,7 +361,8 @@ impl Actor {
                 },
             ),
             Done::Stopped(result) => {
-                let demand_waiting = self.open_waiters() > 0;
+                // A removed service takes no new start, even for those who asked before it was removed.
+                let demand_waiting = self.open_waiters() > 0 && !self.slot.retired();
                 let event = match result {
                     Ok(()) => Event::StopFinished { demand_waiting },
                     Err(_) => Event::StopFailed { demand_waiting },
@@ -352,7 +466,7 @@ impl Actor {
             "service ready"
         );
         if started.created {
-            self.metrics.container_started(self.id(), started.took);
+            self.metrics.container_started(&self.id(), started.took);
         }
         {
             let mut view = self.slot.view();
@@ -366,7 +480,7 @@ impl Actor {
     fn record_start_failure(&self, error: Option<&ServiceError>) {
         let message = error.map(ToString::to_string).unwrap_or_default();
         tracing::error!(service = self.id(), "start failed: {message}");
-        self.metrics.container_start_failed(self.id());
+        self.metrics.container_start_failed(&self.id());
         let mut view = self.slot.view();
         view.container_id = None;
         view.error = Some(message);
@@ -374,7 +488,7 @@ impl Actor {
 
     fn record_stopped(&self) {
         tracing::info!(service = self.id(), "container stopped and removed");
-        self.metrics.container_stopped(self.id());
+        self.metrics.container_stopped(&self.id());
         self.slot.view().container_id = None;
     }
 
@@ -425,8 +539,9 @@ impl Actor {
     fn begin_stop(&mut self) {
         let engine = self.engine.clone();
         let instance = self.instance.clone();
-        let name = self.slot.config.container_name();
-        let grace = self.slot.config.stop_timeout();
+        let config = self.slot.config();
+        let name = config.container_name();
+        let grace = config.stop_timeout();
         self.work = Some(
             async move {
                 // By name: the container may be one an abandoned start created without telling us its id.

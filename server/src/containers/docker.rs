@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-use super::engine::{ContainerEngine, CreateError, Found};
+use super::engine::{ContainerEngine, CreateError, Found, LogLines};
 use super::error::ServiceError;
 use super::labels::{self, LABEL_INSTANCE, LABEL_MANAGED};
 use crate::config::{Gpus, Network, ServiceConfig};
@@ -223,6 +223,44 @@ impl ContainerEngine for Docker {
         }
         tail(&text, lines)
     }
+
+    async fn follow_logs(&self, id: &str, tail: usize) -> Result<LogLines, ServiceError> {
+        let docker = self.client().await?.clone();
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .follow(true)
+            .tail(&tail.to_string())
+            .build();
+        let (lines, receiver) = tokio::sync::mpsc::channel(64);
+        let id = id.to_string();
+        // A task of its own owns the engine's stream; it ends with the container, or when the reader is
+        // gone (the send fails), so a client that hangs up leaves nothing behind.
+        tokio::spawn(async move {
+            let mut stream = docker.logs(&id, Some(options));
+            let mut partial = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                partial.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                while let Some(end) = partial.find('\n') {
+                    let line = strip_ansi(partial[..end].trim_end());
+                    partial.drain(..=end);
+                    if !line.is_empty() && lines.send(line).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let line = strip_ansi(partial.trim_end());
+            if !line.is_empty() {
+                let _ = lines.send(line).await;
+            }
+        });
+        Ok(
+            futures::stream::unfold(receiver, |mut receiver| async move {
+                receiver.recv().await.map(|line| (line, receiver))
+            })
+            .boxed(),
+        )
+    }
 }
 
 /// The last `lines` non-empty lines of `text`, with ANSI escape sequences removed.
@@ -321,7 +359,7 @@ mod tests {
     use super::*;
 
     fn acestep() -> ServiceConfig {
-        toml::from_str(
+        crate::config::service_from_toml(
             r#"
             id = "acestep"
             image = "ghcr.io/ace-step/ace-step-1.5:latest"
@@ -332,7 +370,6 @@ mod tests {
             env = { ACESTEP_CONFIG_PATH = "acestep-v15-sft" }
             "#,
         )
-        .unwrap()
     }
 
     #[test]

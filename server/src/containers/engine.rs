@@ -26,7 +26,13 @@ pub(super) trait ContainerEngine: Send + Sync {
     async fn remove(&self, id: &str) -> Result<(), ServiceError>;
     /// The last `lines` lines the container wrote, without terminal colours; none if it cannot be read.
     async fn log_tail(&self, id: &str, lines: usize) -> Vec<String>;
+    /// The container's last `tail` lines, then each new line as it is written, without terminal colours;
+    /// the stream ends when the container stops (or the engine goes away).
+    async fn follow_logs(&self, id: &str, tail: usize) -> Result<LogLines, ServiceError>;
 }
+
+/// Lines of a container's output as they come.
+pub type LogLines = futures::stream::BoxStream<'static, String>;
 
 /// A container as the engine reports it.
 #[derive(Clone, Debug)]

@@ -31,6 +31,12 @@ pub enum ServiceError {
         "service {service:?} is in use by {holders} session(s) or request(s); it stops once idle"
     )]
     InUse { service: String, holders: u32 },
+    #[error("service {service:?} is busy: {limit} request(s) at once is its limit, and none finished within {waited} s")]
+    Busy {
+        service: String,
+        limit: u32,
+        waited: f64,
+    },
     #[error("the start of {0:?} was abandoned: the service was stopped")]
     Abandoned(String),
     #[error("service {0:?} has no container now")]

@@ -7,11 +7,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::engine::{ContainerEngine, CreateError, Found};
+use super::engine::{ContainerEngine, CreateError, Found, LogLines};
 use super::error::ServiceError;
 use super::labels;
 use crate::config::ServiceConfig;
@@ -198,5 +199,9 @@ impl ContainerEngine for FakeEngine {
 
     async fn log_tail(&self, _id: &str, _lines: usize) -> Vec<String> {
         vec!["fake: loading".into()]
+    }
+
+    async fn follow_logs(&self, _id: &str, _tail: usize) -> Result<LogLines, ServiceError> {
+        Ok(futures::stream::iter(["fake: loading".to_string()]).boxed())
     }
 }

@@ -18,7 +18,7 @@ pub(super) async fn wait_healthy(
     id: &str,
     began: Instant,
 ) -> Result<(), ServiceError> {
-    let config = &slot.config;
+    let config = slot.config();
     let url = format!("{}{}", config.url(), config.health_path);
     let deadline = began + config.startup_timeout();
     let mut last_logs = Instant::now();

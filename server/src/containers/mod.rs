@@ -5,7 +5,9 @@
 //! (`lifecycle::step`) decides what each event means; the actor only carries out its effects. Users hold
 //! a [`Lease`] while they use a service; a service with a lease (or a parked request) is never stopped.
 //!
-//! - `handle.rs`: [`Containers`], the shared handle, and GPU admission as it is carried out.
+//! - `handle.rs`: [`Containers`], the shared handle; `manager.rs`: what the handles share (the services
+//!   declared now, GPU admission as it is carried out); `reload.rs`: a new config applied, and watched for;
+//!   `inspect.rs`: a container and its logs.
 //! - `actor.rs`: the per-service run loop; `lifecycle.rs`: its states and decisions.
 //! - `start.rs` and `health.rs`: the start procedure and the health and liveness checks.
 //! - `admission.rs`: the GPU budget as pure decisions.
@@ -19,9 +21,12 @@ mod engine;
 mod error;
 mod handle;
 mod health;
+mod inspect;
 mod labels;
 pub(crate) mod lifecycle;
+mod manager;
 pub(crate) mod proxy;
+mod reload;
 mod service;
 mod slot;
 mod start;
@@ -34,6 +39,7 @@ mod tests;
 pub use docker::container_body;
 pub use error::{ServiceError, SetupError};
 pub use handle::Containers;
+pub use reload::ReloadError;
 pub use slot::Lease;
 
 /// Log lines kept of a container: while it loads, when it fails, and when asked for.

@@ -39,7 +39,7 @@ pub async fn forward(
     own_token: Option<&str>,
 ) -> Result<Response, ProxyError> {
     let lease = containers
-        .ensure_ready(id)
+        .ensure_ready_for_request(id)
         .await
         .map_err(ProxyError::Service)?;
     let (parts, body) = request.into_parts();

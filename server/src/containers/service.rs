@@ -11,7 +11,7 @@ impl ServiceConfig {
     /// A digest of everything that shapes the container, stored in a label: a leftover container is adopted
     /// only when it was made from the same declaration.
     pub(crate) fn fingerprint(&self) -> String {
-        let text = serde_json::to_string(self).unwrap_or_default();
+        let text = serde_json::to_string(&self.container_shape()).unwrap_or_default();
         format!("{:016x}", fnv1a(text.as_bytes()))
     }
 }
@@ -28,8 +28,9 @@ mod tests {
     use super::*;
 
     fn acestep() -> ServiceConfig {
-        toml::from_str("id = \"acestep\"\nimage = \"ghcr.io/ace-step/ace-step-1.5\"\nport = 8001\n")
-            .unwrap()
+        crate::config::service_from_toml(
+            "id = \"acestep\"\nimage = \"ghcr.io/ace-step/ace-step-1.5\"\nport = 8001\n",
+        )
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use super::engine::{short, ContainerEngine, CreateError, Found};
 use super::error::ServiceError;
-use super::handle::Manager;
 use super::health;
+use super::manager::Manager;
 use super::slot::Slot;
 
 /// A start in progress: everything it needs, owned, so it runs beside the actor's command handling.
@@ -24,7 +24,7 @@ pub(super) struct Start {
 impl Start {
     /// The container's id once it is healthy, and whether this start created it (rather than adopted it).
     pub async fn run(&self, adopt: Option<Found>) -> Result<(String, bool), ServiceError> {
-        let config = &self.slot.config;
+        let config = self.slot.config();
         let began = Instant::now();
         let manager = self.manager.upgrade().ok_or(ServiceError::ShuttingDown)?;
         manager.admit(&self.slot).await?;
@@ -50,11 +50,11 @@ impl Start {
     }
 
     async fn create_and_start(&self) -> Result<(String, bool), ServiceError> {
-        let config = &self.slot.config;
+        let config = self.slot.config();
         let name = config.container_name();
         // Two tries: a leftover of ours is removed (or adopted) once; a name that stays taken is an error.
         for _ in 0..2 {
-            match self.engine.create(config, &self.instance).await {
+            match self.engine.create(&config, &self.instance).await {
                 Ok(id) => {
                     if let Err(error) = self.engine.start(&id).await {
                         let _ = self.engine.remove(&id).await;
@@ -78,7 +78,7 @@ impl Start {
     /// The service's name is taken: by our running container of the same declaration (adopted: its id), by a
     /// stale one of ours (removed: try again), or by someone else's (an error).
     async fn name_in_use(&self, name: &str) -> Result<Option<String>, ServiceError> {
-        let config = &self.slot.config;
+        let config = self.slot.config();
         match self.engine.inspect(name).await? {
             None => Ok(None),
             Some(found) if !found.is_ours(&self.instance) => Err(ServiceError::NameTaken {

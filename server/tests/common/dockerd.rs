@@ -1,6 +1,7 @@
 //! A private Docker engine per test: its own dockerd (temporary data root, exec root, pidfile, socket and
-//! containerd namespace; no bridge and no iptables, so containers use host networking), and an image built
-//! FROM scratch that holds the ACE-Step double. Nothing is pulled: no registry is needed.
+//! containerd namespace; no bridge and no iptables, so containers use host networking), and images built
+//! FROM scratch that hold the doubles: ACE-Step's, and an OpenAI-compatible model server's. Nothing is
+//! pulled: no registry is needed.
 //!
 //! When no engine can be started (dockerd missing, not root), [`start`] prints a loud `SKIPPED` line and
 //! returns `None`; with `TSUZUKI_REQUIRE_DOCKER=1` it fails the test instead, so CI cannot skip silently.
@@ -16,8 +17,11 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures::StreamExt;
 
-/// The test image: the double at `/acestep-double`, its shared libraries, and `/tmp`.
+/// The test image: the doubles at `/acestep-double` and `/openai-double`, their shared libraries, and `/tmp`.
 pub const IMAGE: &str = "tsuzuki-test/acestep-double:1";
+/// The same files with `/openai-double` as the entrypoint, as a model server's image has its server: a
+/// template's command is then only the arguments.
+pub const OPENAI_IMAGE: &str = "tsuzuki-test/openai-double:1";
 
 pub struct Dockerd {
     /// `unix://…/docker.sock`, for the code under test's config.
@@ -139,17 +143,20 @@ impl Dockerd {
 
     async fn import_image(&self) -> Result<(), String> {
         let tar = std::fs::read(rootfs_tar()?).map_err(|e| e.to_string())?;
-        let (repo, tag) = IMAGE.split_once(':').unwrap();
-        let options = CreateImageOptionsBuilder::new()
-            .from_src("-")
-            .repo(repo)
-            .tag(tag)
-            .build();
-        let mut progress =
-            self.docker()
-                .create_image(Some(options), Some(bollard::body_full(tar.into())), None);
-        while let Some(step) = progress.next().await {
-            step.map_err(|e| format!("docker import: {e}"))?;
+        let entrypoint = vec![r#"ENTRYPOINT ["/openai-double"]"#.to_string()];
+        for (image, changes) in [(IMAGE, Vec::new()), (OPENAI_IMAGE, entrypoint)] {
+            let (repo, tag) = image.split_once(':').unwrap();
+            let options = CreateImageOptionsBuilder::new()
+                .from_src("-")
+                .repo(repo)
+                .tag(tag)
+                .changes(changes)
+                .build();
+            let body = Some(bollard::body_full(tar.clone().into()));
+            let mut progress = self.docker().create_image(Some(options), body, None);
+            while let Some(step) = progress.next().await {
+                step.map_err(|e| format!("docker import: {e}"))?;
+            }
         }
         Ok(())
     }
@@ -235,75 +242,56 @@ fn unmount_under(dir: &Path) {
     }
 }
 
-/// The `acestep-double` binary, built (or found up to date) by cargo in this test's target dir and
-/// profile: it is another package's binary, which cargo builds for a test only with `--workspace`.
-fn double_binary() -> Result<PathBuf, String> {
+const DOUBLES: [&str; 2] = ["acestep-double", "openai-double"];
+
+/// The doubles' binaries, built (or found up to date) by cargo in this test's target dir and profile: they
+/// are other packages' binaries, which cargo builds for a test only with `--workspace`.
+fn double_binaries() -> Result<Vec<PathBuf>, String> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let built = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "acestep-double",
-            "--bin",
-            "acestep-double",
-        ])
+        .args(["build", "--quiet"])
+        .args(DOUBLES.iter().flat_map(|d| ["-p", d]))
         .arg("--manifest-path")
         .arg(&manifest)
         .status()
-        .map_err(|e| format!("cannot run cargo to build acestep-double: {e}"))?;
+        .map_err(|e| format!("cannot run cargo to build the doubles: {e}"))?;
     if !built.success() {
-        return Err("cargo could not build acestep-double".into());
+        return Err("cargo could not build the doubles".into());
     }
-    // This test runs as <target>/<profile>/deps/<test>; the binary sits in <target>/<profile>.
+    // This test runs as <target>/<profile>/deps/<test>; the binaries sit in <target>/<profile>.
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or("the test binary is not in a target dir")?;
-    Ok(profile_dir.join("acestep-double"))
+    Ok(DOUBLES.iter().map(|d| profile_dir.join(d)).collect())
 }
 
-/// A tarball of the test image's root: the double (stripped of debug info: 700 MB → 12 MB), the shared
-/// libraries `ldd` lists, and `/tmp`. Built once per build of the double and kept in the target dir.
+/// A tarball of the test image's root: the doubles (stripped of debug info: 700 MB → 12 MB), the shared
+/// libraries `ldd` lists, and `/tmp`. Built once per build of the doubles and kept in the target dir.
 fn rootfs_tar() -> Result<PathBuf, String> {
-    let binary = double_binary()?;
-    let binary = binary.as_path();
-    let meta = std::fs::metadata(binary).map_err(|e| e.to_string())?;
-    let stamp = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("acestep-double-rootfs-{}-{stamp}.tar", meta.len()));
+    let binaries = double_binaries()?;
+    let mut stamp = 0u128;
+    for binary in &binaries {
+        let meta = std::fs::metadata(binary).map_err(|e| e.to_string())?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        stamp = stamp
+            .wrapping_mul(31)
+            .wrapping_add(modified ^ u128::from(meta.len()));
+    }
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("doubles-rootfs-{stamp}.tar"));
     if cache.exists() {
         return Ok(cache);
     }
     let staging = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).map_err(|e| e.to_string())?;
     let root = staging.path().join("rootfs");
     std::fs::create_dir_all(root.join("tmp")).map_err(|e| e.to_string())?;
-    let inside = root.join("acestep-double");
-    let stripped = Command::new("strip")
-        .arg("-o")
-        .arg(&inside)
-        .arg(binary)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !stripped {
-        std::fs::copy(binary, &inside).map_err(|e| e.to_string())?;
-    }
-    let ldd = Command::new("ldd")
-        .arg(binary)
-        .output()
-        .map_err(|e| format!("ldd: {e}"))?;
-    for library in String::from_utf8_lossy(&ldd.stdout)
-        .split_whitespace()
-        .filter(|word| word.starts_with('/'))
-    {
-        let target = root.join(library.trim_start_matches('/'));
-        std::fs::create_dir_all(target.parent().unwrap()).map_err(|e| e.to_string())?;
-        std::fs::copy(library, &target).map_err(|e| format!("{library}: {e}"))?;
+    for binary in &binaries {
+        copy_with_libraries(binary, &root)?;
     }
     let tar = staging.path().join("rootfs.tar");
     let made = Command::new("sh")
@@ -330,9 +318,36 @@ fn rootfs_tar() -> Result<PathBuf, String> {
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("acestep-double-rootfs-") && entry.path() != cache {
+        if name.starts_with("doubles-rootfs-") && entry.path() != cache {
             let _ = std::fs::remove_file(entry.path());
         }
     }
     Ok(cache)
+}
+
+/// `binary` at the root (stripped when `strip` is there) and the shared libraries `ldd` lists for it.
+fn copy_with_libraries(binary: &Path, root: &Path) -> Result<(), String> {
+    let inside = root.join(binary.file_name().ok_or("a binary without a name")?);
+    let stripped = Command::new("strip")
+        .arg("-o")
+        .arg(&inside)
+        .arg(binary)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        std::fs::copy(binary, &inside).map_err(|e| e.to_string())?;
+    }
+    let ldd = Command::new("ldd")
+        .arg(binary)
+        .output()
+        .map_err(|e| format!("ldd: {e}"))?;
+    for library in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|word| word.starts_with('/'))
+    {
+        let target = root.join(library.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::copy(library, &target).map_err(|e| format!("{library}: {e}"))?;
+    }
+    Ok(())
 }

@@ -11,20 +11,21 @@ use super::lifecycle::State;
 use super::{Containers, ServiceError};
 use crate::config::ServiceConfig;
 
+mod reload;
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
 
-fn service(id: &str) -> ServiceConfig {
+pub(super) fn service(id: &str) -> ServiceConfig {
     let port = free_port();
-    toml::from_str(&format!(
+    crate::config::service_from_toml(&format!(
         "id = \"{id}\"\nimage = \"fake\"\nport = {port}\nstartup_timeout_seconds = 5\n"
     ))
-    .unwrap()
 }
 
-fn containers(
+pub(super) fn containers(
     services: &[ServiceConfig],
     engine: &Arc<FakeEngine>,
     budget: Option<f64>,
@@ -41,12 +42,12 @@ fn containers(
     )
 }
 
-fn state(containers: &Containers, id: &str) -> State {
+pub(super) fn state(containers: &Containers, id: &str) -> State {
     containers.info(id).unwrap().state
 }
 
 /// Polls until the service is in `wanted`, failing the test after `seconds`.
-async fn until(containers: &Containers, id: &str, wanted: State, seconds: u64) {
+pub(super) async fn until(containers: &Containers, id: &str, wanted: State, seconds: u64) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while state(containers, id) != wanted {
         assert!(Instant::now() < deadline, "{id} never became {wanted:?}");

@@ -7,6 +7,8 @@ use clap::{CommandFactory, Parser};
 
 use super::*;
 
+mod files;
+
 /// Held while parsing flags, which reads the environment: the test that sets variables must not race others.
 static ENV: Mutex<()> = Mutex::new(());
 
@@ -15,7 +17,7 @@ fn try_cli(args: &[&str]) -> Result<RawSettings, clap::Error> {
     RawSettings::try_parse_from(std::iter::once("tsuzuki").chain(args.iter().copied()))
 }
 
-fn cli(args: &[&str]) -> RawSettings {
+pub(super) fn cli(args: &[&str]) -> RawSettings {
     try_cli(args).unwrap()
 }
 
@@ -363,8 +365,9 @@ fn a_bad_value_names_the_setting_and_where_it_came_from() {
 // The `[[services]]` declarations.
 
 fn parse(text: &str) -> Result<ServiceConfig, String> {
-    let service: ServiceConfig = toml::from_str(text).map_err(|e| e.message().to_string())?;
-    service.check().map(|()| service)
+    let declaration: declaration::ServiceDeclaration =
+        toml::from_str(text).map_err(|e| e.message().to_string())?;
+    declaration.resolve(&Default::default())
 }
 
 const MINIMAL: &str = "id = \"acestep\"\nimage = \"ghcr.io/ace-step/ace-step-1.5\"\nport = 8001\n";
