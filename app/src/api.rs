@@ -302,6 +302,72 @@ pub struct ServicesResponse {
     pub gpu_memory_budget_gb: Option<f64>,
     /// GPU memory claimed by services that are starting, ready or stopping.
     pub gpu_memory_claimed_gb: f64,
+    /// The GPUs as measured, when they can be.
+    #[serde(default)]
+    pub gpus: GpuReport,
+}
+
+/// What the GPUs hold, measured (`source` "nvml") or not (`source` "declared", with the reason): then the
+/// services' declared `gpu_memory_gb` are all that is known.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuReport {
+    pub source: String,
+    pub reason: Option<String>,
+    pub devices: Vec<GpuDevice>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GpuDevice {
+    pub index: u32,
+    pub name: String,
+    pub memory_total_gb: f64,
+    pub memory_used_gb: f64,
+    pub memory_free_gb: f64,
+    pub utilization_percent: Option<u32>,
+}
+
+/// `GET /api/v1/stats`: how each service was used through the proxy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatsResponse {
+    /// RFC 3339 time the server started: the "since start" window begins here.
+    pub since: String,
+    pub uptime_seconds: f64,
+    pub services: Vec<ServiceStats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStats {
+    pub id: String,
+    pub since_start: UsageTally,
+    pub last_hour: UsageTally,
+}
+
+/// One service's use over a window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageTally {
+    pub requests: u64,
+    /// Answered 5xx by the service, or failed on the way.
+    pub errors: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Seconds with at least one request in flight.
+    pub busy_seconds: f64,
+    /// Requests that waited for the service to start.
+    pub cold_starts: u64,
+    /// From OpenAI-compatible answers' `usage`.
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// From the request sent to the service to its answer's last byte.
+    pub latency_seconds: Quantiles,
+    /// From the request sent to the service to its answer's first body byte.
+    pub time_to_first_byte_seconds: Quantiles,
+}
+
+/// Quantiles in seconds; `None` before the first sample.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
 }
 
 /// `POST /api/v1/config/reload` (and the log line of a reload on SIGHUP or a file change): what it did, by

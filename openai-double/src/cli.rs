@@ -42,9 +42,28 @@ pub(crate) struct Cli {
     /// A fixed reply for every completion, instead of echoing the prompt.
     #[arg(long, value_name = "TEXT")]
     reply: Option<String>,
+    /// Fail the model load as a full GPU does: print PyTorch's CUDA out-of-memory error and exit 1.
+    #[arg(long)]
+    pub(crate) out_of_memory: bool,
+    /// Like `--out-of-memory`, but only when FILE does not exist yet (it is created): the first start
+    /// fails, the next succeeds, as when memory was freed in between.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out_of_memory_once: Option<std::path::PathBuf>,
+    /// Load, then answer every model request with a 500 "CUDA out of memory", but only when FILE does not
+    /// exist yet (it is created): a restarted server answers normally.
+    #[arg(long, value_name = "FILE")]
+    answers_out_of_memory_once: Option<std::path::PathBuf>,
 }
 
 impl Cli {
+    /// Whether this start fails for lack of GPU memory (creating the `--out-of-memory-once` marker).
+    pub(crate) fn out_of_memory_now(&self) -> bool {
+        if self.out_of_memory {
+            return true;
+        }
+        first_time(self.out_of_memory_once.as_deref())
+    }
+
     /// Parses `args`, reading llama.cpp's multi-letter `-ngl` as `--n-gpu-layers` (clap's short flags are
     /// one letter).
     pub(crate) fn parse_llama(args: impl IntoIterator<Item = OsString>) -> Cli {
@@ -71,8 +90,14 @@ impl Cli {
             startup_delay: Duration::from_millis(self.startup_delay_ms),
             chunk_delay: Duration::from_millis(self.chunk_delay_ms),
             reply: self.reply.clone(),
+            out_of_memory_answers: first_time(self.answers_out_of_memory_once.as_deref()),
         }
     }
+}
+
+/// True (and the marker made) when `marker` is given and does not exist yet.
+fn first_time(marker: Option<&std::path::Path>) -> bool {
+    marker.is_some_and(|m| !m.exists() && std::fs::write(m, b"tried\n").is_ok())
 }
 
 #[cfg(test)]

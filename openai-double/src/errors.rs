@@ -26,6 +26,18 @@ impl ApiError {
         }
     }
 
+    /// What vLLM answers when a request's KV cache no longer fits on the GPU.
+    pub(crate) fn out_of_memory() -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            body: json!({ "error": {
+                "message": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 512.00 MiB",
+                "type": "server_error",
+                "code": 500,
+            }}),
+        }
+    }
+
     pub(crate) fn model_not_found(model: &str) -> ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,

@@ -36,6 +36,9 @@ pub struct Options {
     pub chunk_delay: Duration,
     /// A fixed reply; without it, completions echo the prompt.
     pub reply: Option<String>,
+    /// Answer every completion and embedding with a 500 "CUDA out of memory", as a server whose KV cache
+    /// no longer fits does.
+    pub out_of_memory_answers: bool,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             startup_delay: Duration::ZERO,
             chunk_delay: Duration::from_millis(40),
             reply: None,
+            out_of_memory_answers: false,
         }
     }
 }
@@ -59,6 +63,7 @@ pub async fn serve(
     let server = Arc::new(Server {
         models: options.models,
         reply: options.reply,
+        out_of_memory_answers: options.out_of_memory_answers,
         chunk_delay: options.chunk_delay,
         started: unix_seconds(),
         ready: AtomicBool::new(false),
@@ -91,6 +96,7 @@ fn router(server: Arc<Server>) -> Router {
 struct Server {
     models: Vec<String>,
     reply: Option<String>,
+    out_of_memory_answers: bool,
     chunk_delay: Duration,
     /// When the server started: the `created` time of its models.
     started: u64,

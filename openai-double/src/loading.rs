@@ -1,5 +1,6 @@
 //! The pretend model load: the port is open from the start, but until the startup delay has passed every
-//! endpoint answers 503, as llama-server does while its weights load.
+//! endpoint answers 503, as llama-server does while its weights load. With `out_of_memory_answers`, the
+//! model endpoints then fail as a server whose GPU filled up does.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,11 +33,14 @@ pub(crate) async fn gate(
     request: Request,
     next: Next,
 ) -> Response {
-    if server.ready.load(Ordering::Acquire) {
-        next.run(request).await
-    } else {
-        ApiError::loading().into_response()
+    if !server.ready.load(Ordering::Acquire) {
+        return ApiError::loading().into_response();
     }
+    let path = request.uri().path();
+    if server.out_of_memory_answers && path.starts_with("/v1/") && path != "/v1/models" {
+        return ApiError::out_of_memory().into_response();
+    }
+    next.run(request).await
 }
 
 /// `GET /health` once loaded (the gate answers before).

@@ -24,6 +24,15 @@ async fn main() -> ExitCode {
             "--n-gpu-layers ignored: there is no GPU to offload to"
         );
     }
+    if cli.out_of_memory_now() {
+        // What vLLM or a PyTorch server prints when the weights do not fit.
+        println!("loading model: 0%");
+        eprintln!(
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total \
+             capacity of 23.65 GiB of which 1.12 GiB is free."
+        );
+        return ExitCode::FAILURE;
+    }
     // Registered before serving: as PID 1 in a container, an unhandled SIGTERM would be ignored.
     let terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     {

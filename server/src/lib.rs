@@ -5,8 +5,10 @@ pub mod backend;
 pub mod config;
 pub mod containers;
 pub mod encoding;
+pub mod gpu;
 pub mod metrics;
 pub mod session;
+pub mod usage;
 pub mod web;
 
 use std::sync::Arc;

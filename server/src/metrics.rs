@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::usage::Usage;
 
 pub struct Metrics {
     segments_generated: AtomicU64,
@@ -18,6 +20,7 @@ pub struct Metrics {
     join_gain_db: AtomicU64,
     join_residual_db: AtomicU64,
     services: Mutex<BTreeMap<String, ServiceCounters>>,
+    usage: Arc<Usage>,
 }
 
 #[derive(Clone, Default)]
@@ -46,6 +49,7 @@ impl Default for Metrics {
             join_gain_db: AtomicU64::new(f64::NAN.to_bits()),
             join_residual_db: AtomicU64::new(f64::NAN.to_bits()),
             services: Mutex::default(),
+            usage: Arc::default(),
         }
     }
 }
@@ -56,7 +60,13 @@ impl Metrics {
         let mut map = self.services();
         for id in services {
             map.entry(id.to_string()).or_default();
+            self.usage.register([id]);
         }
+    }
+
+    /// How the services are used through the proxy.
+    pub fn usage(&self) -> &Arc<Usage> {
+        &self.usage
     }
 
     fn services(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ServiceCounters>> {
@@ -118,6 +128,7 @@ impl Metrics {
         let mut out = String::new();
         self.render_sessions(&mut out);
         self.render_services(&mut out);
+        self.usage.render(&mut out);
         out
     }
 

@@ -100,7 +100,9 @@ impl From<ServiceError> for ApiError {
                 busy.retry_after = Some(1);
                 return busy;
             }
-            ServiceError::NoGpuRoom(_) => (StatusCode::SERVICE_UNAVAILABLE, "gpu_memory"),
+            ServiceError::NoGpuRoom(_) | ServiceError::OutOfGpuMemory { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "gpu_memory")
+            }
             ServiceError::EngineUnreachable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "engine_unreachable")
             }

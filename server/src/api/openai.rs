@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::{to_bytes, Body, Bytes};
+use axum::body::{to_bytes, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -142,9 +142,10 @@ async fn route(
         )
     })?;
     let path = parts.uri.path().trim_start_matches('/').to_string();
-    let request = Request::from_parts(parts, Body::from(bytes));
     let token = sessions.config().http.api_token.as_deref();
-    proxy::forward(containers, &id, &path, request, token)
+    // Held whole: the model had to be read from it, and it can be sent again after an out-of-memory.
+    let payload = proxy::Payload::Held(bytes);
+    proxy::forward(containers, &id, &path, parts, payload, token)
         .await
         .map_err(|e| ApiError::from(e).into())
 }

@@ -3,7 +3,9 @@
 
 use std::convert::Infallible;
 
-use app::api::{ContainerInfo, ReloadResponse, ServiceInfo, ServicesResponse};
+use app::api::{
+    ContainerInfo, GpuReport, ReloadResponse, ServiceInfo, ServicesResponse, StatsResponse,
+};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -26,6 +28,7 @@ pub fn router() -> Router<Sessions> {
         .route("/api/v1/service/{id}/logs", get(logs))
         .route("/api/v1/container/{id}", get(container))
         .route("/api/v1/config/reload", post(reload))
+        .route("/api/v1/stats", get(stats))
         .route("/service/{id}/", any(forward_root))
         .route("/service/{id}/{*path}", any(forward))
         .route("/metrics", get(metrics))
@@ -44,6 +47,11 @@ async fn list(State(sessions): State<Sessions>) -> Json<ServicesResponse> {
             services: Vec::new(),
             gpu_memory_budget_gb: sessions.config().containers.gpu_memory_budget_gb,
             gpu_memory_claimed_gb: 0.0,
+            gpus: GpuReport {
+                source: "declared".into(),
+                reason: Some("no model services are configured".into()),
+                devices: Vec::new(),
+            },
         },
     })
 }
@@ -120,6 +128,11 @@ async fn logs(
     Ok(response)
 }
 
+/// How each service was used through the proxy, since the start and in the last hour.
+async fn stats(State(sessions): State<Sessions>) -> Json<StatsResponse> {
+    Json(sessions.metrics().usage().stats())
+}
+
 /// Reads the config file again; the reply says what changed. An invalid file changes nothing.
 async fn reload(State(sessions): State<Sessions>) -> Result<Json<ReloadResponse>, ApiError> {
     let Some(containers) = sessions.containers() else {
@@ -168,7 +181,9 @@ async fn forward_to(
     request: Request,
 ) -> Result<Response, ApiError> {
     let token = sessions.config().http.api_token.as_deref();
-    Ok(proxy::forward(containers(sessions, id)?, id, path, request, token).await?)
+    let (parts, body) = request.into_parts();
+    let payload = proxy::Payload::Stream(body);
+    Ok(proxy::forward(containers(sessions, id)?, id, path, parts, payload, token).await?)
 }
 
 async fn metrics(State(sessions): State<Sessions>) -> impl IntoResponse {
@@ -177,6 +192,12 @@ async fn metrics(State(sessions): State<Sessions>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        sessions.metrics().render(),
+        {
+            let mut text = sessions.metrics().render();
+            if let Some(containers) = sessions.containers() {
+                crate::gpu::render(&containers.gpus(), &mut text);
+            }
+            text
+        },
     )
 }

@@ -79,6 +79,21 @@ pub(super) fn make_room(
     )))
 }
 
+/// The budget admission works with. Measured free memory (NVML), plus what our own running services are
+/// counted for, is what could be had by stopping them; it caps the configured budget, or stands in for it
+/// when none is configured. Without readings, the configured budget as it is.
+pub(super) fn effective_budget(
+    configured: Option<f64>,
+    measured_free: Option<f64>,
+    ours_claimed: f64,
+) -> Option<f64> {
+    match (configured, measured_free) {
+        (budget, None) => budget,
+        (None, Some(free)) => Some(free + ours_claimed),
+        (Some(budget), Some(free)) => Some(budget.min(free + ours_claimed)),
+    }
+}
+
 /// The GPU memory the services hold now (a starting one once admitted).
 pub(super) fn claimed(claims: &[Claim]) -> f64 {
     claims
@@ -135,6 +150,17 @@ mod tests {
         assert_eq!(make_room("new", 99.0, None, &others), Ok(vec![]));
         assert_eq!(make_room("cpu", 0.0, Some(1.0), &others), Ok(vec![]));
         assert_eq!(claimed(&others), 28.0, "a stopped service holds nothing");
+    }
+
+    #[test]
+    fn measured_free_memory_caps_the_budget() {
+        // A 24 GB card with 3.9 GB free while our ACE-Step holds 20 GB (recorded from NVML).
+        assert_eq!(effective_budget(Some(24.0), Some(3.9), 20.0), Some(23.9));
+        // Someone else's program takes 10 GB: only 13.9 GB can ever be had.
+        assert_eq!(effective_budget(Some(24.0), Some(0.0), 13.9), Some(13.9));
+        assert_eq!(effective_budget(None, Some(3.9), 20.0), Some(23.9));
+        assert_eq!(effective_budget(Some(24.0), None, 20.0), Some(24.0));
+        assert_eq!(effective_budget(None, None, 20.0), None);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     NoGpuRoom(String),
+    #[error("the {service} container ran out of GPU memory while starting, again after the idle services were stopped{}", lines_text(.logs))]
+    OutOfGpuMemory { service: String, logs: Vec<String> },
     #[error(
         "service {service:?} is in use by {holders} session(s) or request(s); it stops once idle"
     )]
@@ -48,6 +50,16 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// The container's last lines, for failures that come with them.
+    pub(super) fn logs(&self) -> &[String] {
+        match self {
+            ServiceError::ExitedDuringStart { logs, .. }
+            | ServiceError::HealthTimeout { logs, .. }
+            | ServiceError::OutOfGpuMemory { logs, .. } => logs,
+            _ => &[],
+        }
+    }
+
     /// Whether trying again without changing anything may help.
     pub fn retryable(&self) -> bool {
         matches!(

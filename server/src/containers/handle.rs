@@ -186,6 +186,13 @@ impl Containers {
         self.start(id).await
     }
 
+    /// After the service answered "out of GPU memory": stops the idle services and this one (even in use:
+    /// it is broken), so that the next use starts it afresh with their memory free.
+    pub(crate) async fn free_gpu_memory(&self, id: &str) -> Result<(), ServiceError> {
+        self.manager.stop_idle_except(id).await;
+        self.manager.stop(id, true).await
+    }
+
     /// Stops every service, in use or not (the server is exiting: give the GPU memory back).
     pub async fn shutdown(&self) {
         let ids: Vec<String> = self.manager.registry().entries.keys().cloned().collect();
@@ -211,7 +218,13 @@ impl Containers {
                 .collect(),
             gpu_memory_budget_gb: self.manager.budget(),
             gpu_memory_claimed_gb: admission::claimed(&self.manager.claims(None)),
+            gpus: self.manager.gpus.report(),
         }
+    }
+
+    /// The GPUs as measured, or why they cannot be.
+    pub fn gpus(&self) -> app::api::GpuReport {
+        self.manager.gpus.report()
     }
 
     /// The service that serves `model` (a `/v1/*` request's `model` field), if any does.

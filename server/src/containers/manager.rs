@@ -11,8 +11,10 @@ use super::actor::{Actor, Command};
 use super::admission::{self, Claim};
 use super::engine::ContainerEngine;
 use super::error::ServiceError;
+use super::lifecycle::State;
 use super::slot::Slot;
 use crate::config::{ServiceConfig, Source};
+use crate::gpu::GpuMonitor;
 use crate::metrics::Metrics;
 
 /// What the handles share; the actors hold it weakly, so dropping the last handle ends them.
@@ -25,6 +27,8 @@ pub(super) struct Manager {
     admission: tokio::sync::Mutex<()>,
     pub http: reqwest::Client,
     pub metrics: Arc<Metrics>,
+    /// Real GPU memory, when NVML is there.
+    pub gpus: GpuMonitor,
     /// Where a reload reads the config from; set when the server watches its config file.
     pub source: OnceLock<Source>,
     /// One reload at a time: two racing ones could apply an older file last.
@@ -67,6 +71,7 @@ impl Manager {
             admission: tokio::sync::Mutex::new(()),
             http,
             metrics,
+            gpus: GpuMonitor::new(),
             source: OnceLock::new(),
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -159,6 +164,23 @@ impl Manager {
             .collect()
     }
 
+    /// Stops every idle ready service but `except`, whatever it declared: a full GPU may be full of memory
+    /// nobody declared.
+    pub async fn stop_idle_except(&self, except: &str) {
+        let idle: Vec<String> = self
+            .claims(Some(except))
+            .into_iter()
+            .filter(|c| c.state == State::Ready && !c.in_use)
+            .map(|c| c.id)
+            .collect();
+        for id in idle {
+            tracing::info!(service = except, stopping = id, "freeing GPU memory");
+            if let Err(e) = self.stop(&id, false).await {
+                tracing::info!(service = except, other = id, "not stopped: {e}");
+            }
+        }
+    }
+
     pub fn budget(&self) -> Option<f64> {
         self.registry().budget
     }
@@ -169,13 +191,20 @@ impl Manager {
         let id = config.id.as_str();
         let _turn = self.admission.lock().await;
         for _ in 0..3 {
-            let chosen = admission::make_room(
-                id,
-                config.gpu_memory_gb,
-                self.budget(),
-                &self.claims(Some(id)),
-            )
-            .map_err(|no| ServiceError::NoGpuRoom(no.0))?;
+            let others = self.claims(Some(id));
+            let free = self.gpus.free_gb();
+            let budget =
+                admission::effective_budget(self.budget(), free, admission::claimed(&others));
+            let chosen =
+                admission::make_room(id, config.gpu_memory_gb, budget, &others).map_err(|no| {
+                    match free {
+                        Some(free) => ServiceError::NoGpuRoom(format!(
+                            "{} (measured: {free:.1} GB free on the GPUs now)",
+                            no.0
+                        )),
+                        None => ServiceError::NoGpuRoom(no.0),
+                    }
+                })?;
             if chosen.is_empty() {
                 slot.view().admitted = true;
                 return Ok(());

@@ -25,6 +25,7 @@ mod inspect;
 mod labels;
 pub(crate) mod lifecycle;
 mod manager;
+mod memory;
 pub(crate) mod proxy;
 mod reload;
 mod service;

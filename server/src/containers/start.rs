@@ -9,6 +9,7 @@ use super::engine::{short, ContainerEngine, CreateError, Found};
 use super::error::ServiceError;
 use super::health;
 use super::manager::Manager;
+use super::memory;
 use super::slot::Slot;
 
 /// A start in progress: everything it needs, owned, so it runs beside the actor's command handling.
@@ -23,7 +24,33 @@ pub(super) struct Start {
 
 impl Start {
     /// The container's id once it is healthy, and whether this start created it (rather than adopted it).
+    /// A start that fails for lack of GPU memory is tried once more after the idle services have stopped.
     pub async fn run(&self, adopt: Option<Found>) -> Result<(String, bool), ServiceError> {
+        match self.attempt(adopt).await {
+            Err(error) if memory::out_of_gpu_memory(error.logs()) => {
+                let config = self.slot.config();
+                tracing::warn!(
+                    service = config.id,
+                    "out of GPU memory while starting: stopping the idle services and trying once more"
+                );
+                let manager = self.manager.upgrade().ok_or(ServiceError::ShuttingDown)?;
+                manager.stop_idle_except(&config.id).await;
+                drop(manager);
+                match self.attempt(None).await {
+                    Err(again) if memory::out_of_gpu_memory(again.logs()) => {
+                        Err(ServiceError::OutOfGpuMemory {
+                            service: config.id.clone(),
+                            logs: again.logs().to_vec(),
+                        })
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn attempt(&self, adopt: Option<Found>) -> Result<(String, bool), ServiceError> {
         let config = self.slot.config();
         let began = Instant::now();
         let manager = self.manager.upgrade().ok_or(ServiceError::ShuttingDown)?;
