@@ -16,6 +16,8 @@ note() { printf '    %s\n' "$*"; }
 
 # A build cache outside the clone, so a fresh clone (and CI) reuses compiled dependencies.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/tsuzuki/target}
+# Incremental state for every test binary filled tens of gigabytes of that cache; CI builds from scratch anyway.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 export TRUNK_SKIP_VERSION_CHECK=true
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
