@@ -27,7 +27,8 @@ step "Trunk CSR build of app/"
 trunk build
 
 step "End-to-end tests (cargo leptos end-to-end, Playwright + Chromium)"
-cargo build -p acestep-double # the tests start doubles beside the server cargo-leptos builds
-TSUZUKI_SEGMENT_SECONDS=8 TSUZUKI_OVERLAP_SECONDS=2 TSUZUKI_DATA_DIR=$(mktemp -d) cargo leptos end-to-end
+cargo build -p acestep-double -p openai-double # the tests start doubles beside the server cargo-leptos builds
+TSUZUKI_REQUIRE_DOCKER=$require_docker TSUZUKI_SEGMENT_SECONDS=8 TSUZUKI_OVERLAP_SECONDS=2 \
+  TSUZUKI_DATA_DIR=$(mktemp -d) cargo leptos end-to-end
 
 step "All checks passed"

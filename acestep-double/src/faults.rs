@@ -122,6 +122,9 @@ pub(crate) struct Logged {
     method: String,
     path: String,
     authorization: bool,
+    /// The W3C trace context the caller sent, for tests of its propagation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
     dropped: bool,
     /// The reply's HTTP status (absent for a dropped request).
     status: Option<u16>,
@@ -163,6 +166,11 @@ pub(crate) async fn gate(
             method: request.method().to_string(),
             path: request.uri().path().to_string(),
             authorization: request.headers().contains_key(AUTHORIZATION),
+            traceparent: request
+                .headers()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
             dropped,
             status: None,
             release_task: None,

@@ -326,6 +326,14 @@ pub struct GpuDevice {
     pub utilization_percent: Option<u32>,
 }
 
+/// `GET /api/v1/service/{id}/logs?tail=N`: the container's last lines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogsResponse {
+    pub service: String,
+    pub container_id: String,
+    pub lines: Vec<String>,
+}
+
 /// `GET /api/v1/stats`: how each service was used through the proxy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatsResponse {

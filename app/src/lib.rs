@@ -2,9 +2,11 @@
 
 mod access;
 pub mod api;
+mod fetch;
 mod moods;
 mod offline;
 mod player;
+mod services;
 mod settings;
 mod storage;
 mod timer;
@@ -41,14 +43,37 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The app: one page, so no client-side router (leptos_router was a sixth of the wasm).
+/// The app: the player at `/`, the model services at `/services`. Two pages need no client-side router
+/// (leptos_router was a sixth of the wasm): the server renders the page its path names, and the browser
+/// hydrates the same one.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let services = page_path() == services::PATH;
+    let title = if services {
+        "Model services · tsuzuki"
+    } else {
+        "tsuzuki · endless focus music"
+    };
+    // Type-erased: the pages' full view types are too deep for the server's SSR build.
+    let page = if services {
+        view! { <services::ServicesPage/> }.into_any()
+    } else {
+        view! { <ui::Home/> }.into_any()
+    };
     view! {
-        <Title text="tsuzuki · endless focus music"/>
-        <ui::Home/>
+        <Title text=title/>
+        {page}
     }
+}
+
+/// The path of the page being rendered: the request's on the server, the location's in the browser.
+fn page_path() -> String {
+    #[cfg(feature = "ssr")]
+    let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_string());
+    #[cfg(not(feature = "ssr"))]
+    let path = web_sys::window().and_then(|w| w.location().pathname().ok());
+    path.unwrap_or_default()
 }
 
 /// Entry point of the server-rendered build (cargo-leptos).

@@ -1,6 +1,7 @@
 //! One stdout line per request, such as `request POST /v1/chat/completions model=foo stream=true`, printed
 //! before it is handled (so a stream shows up at once), for container tests that follow the log. The model
-//! and stream flag are read from a buffered copy of the body, JSON or multipart alike.
+//! and stream flag are read from a buffered copy of the body, JSON or multipart alike; a W3C `traceparent`
+//! the caller sent is shown too, for tests of trace propagation.
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request};
@@ -40,10 +41,16 @@ pub(crate) async fn log(request: Request, next: Next) -> Response {
     };
     let model = model.map(|model| format!(" model={model}"));
     let stream = stream.map(|stream| format!(" stream={stream}"));
+    let trace = parts
+        .headers
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .map(|value| format!(" traceparent={value}"));
     say(&format!(
-        "{line}{}{}",
+        "{line}{}{}{}",
         model.unwrap_or_default(),
-        stream.unwrap_or_default()
+        stream.unwrap_or_default(),
+        trace.unwrap_or_default()
     ));
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -8,6 +8,7 @@ pub mod encoding;
 pub mod gpu;
 pub mod metrics;
 pub mod session;
+pub mod telemetry;
 pub mod usage;
 pub mod web;
 

@@ -3,19 +3,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use tsuzuki::config::{RawSettings, Source};
+use tsuzuki::config::{Config, RawSettings, Source};
 use tsuzuki::containers::Containers;
 use tsuzuki::metrics::Metrics;
 use tsuzuki::session::{storage::DataDir, Sessions};
+use tsuzuki::telemetry::Telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -27,7 +22,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let flags = RawSettings::parse();
-    let mut options = leptos::config::get_configuration(None)
+    let options = leptos::config::get_configuration(None)
         .map_err(|e| format!("leptos configuration: {e}"))?
         .leptos_options;
     let leptos_addr = std::env::var("LEPTOS_SITE_ADDR")
@@ -35,6 +30,18 @@ async fn run() -> Result<(), String> {
         .and_then(|a| a.parse().ok());
     let source = Source { flags, leptos_addr };
     let config = source.load()?;
+    let telemetry = tsuzuki::telemetry::init(&config.telemetry)?;
+    let served = serve(config, source, options, &telemetry).await;
+    telemetry.shutdown().await;
+    served
+}
+
+async fn serve(
+    config: Config,
+    source: Source,
+    mut options: leptos::config::LeptosOptions,
+    telemetry: &Telemetry,
+) -> Result<(), String> {
     options.site_addr = config.http.addr;
     // cargo-leptos tells the server it hashed the site's file names when it starts it; a binary started
     // directly finds out from the hash file cargo-leptos leaves beside it.
@@ -59,6 +66,7 @@ async fn run() -> Result<(), String> {
     let metrics = Arc::new(Metrics::default());
     let containers =
         Containers::from_config(&config, metrics.clone()).map_err(|e| e.to_string())?;
+    telemetry.observe(metrics.clone(), containers.clone());
     if let Some(containers) = &containers {
         // Leftovers of a crashed run: adopt the healthy ones, remove the rest. Without Docker, carry on:
         // the error shows when a service is needed.

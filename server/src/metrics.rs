@@ -31,6 +31,15 @@ struct ServiceCounters {
     cold_start_micros: u64,
 }
 
+/// The counters of segments and bytes, read together.
+pub struct Totals {
+    pub segments_generated: u64,
+    pub generation_seconds: f64,
+    pub backend_failures: u64,
+    pub audio_bytes: u64,
+    pub proxy_bytes: u64,
+}
+
 /// What a byte count was served as.
 #[derive(Clone, Copy)]
 pub enum Served {
@@ -61,6 +70,18 @@ impl Metrics {
         for id in services {
             map.entry(id.to_string()).or_default();
             self.usage.register([id]);
+        }
+    }
+
+    /// The session counters, for OpenTelemetry's metrics.
+    pub fn totals(&self) -> Totals {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Totals {
+            segments_generated: load(&self.segments_generated),
+            generation_seconds: load(&self.generation_micros) as f64 / 1e6,
+            backend_failures: load(&self.backend_failures),
+            audio_bytes: load(&self.audio_bytes),
+            proxy_bytes: load(&self.proxy_bytes),
         }
     }
 

@@ -13,7 +13,6 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
-use tower_http::trace::TraceLayer;
 
 use crate::session::Sessions;
 
@@ -25,21 +24,33 @@ pub fn router(sessions: Sessions, options: LeptosOptions) -> Router {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(not_found.into_service());
+    let services_page = leptos_axum::render_app_to_stream_with_context(
+        {
+            let options = options.clone();
+            move || leptos::prelude::provide_context(options.clone())
+        },
+        {
+            let options = options.clone();
+            move || shell(options.clone())
+        },
+    );
     let pages = Router::new()
         .leptos_routes(&options, routes, {
             let options = options.clone();
             move || shell(options.clone())
         })
+        // The app picks the page by path (it has no router): the services page is one more path to it.
+        .route("/services", axum::routing::get(services_page))
         .fallback_service(files)
         .with_state(options)
         .layer(middleware::from_fn(cache_policy))
         // Compressed as they go out: the wasm once per visitor (it is then cached for a year), the page
         // in microseconds. Segments are not compressed (FLAC and Opus are compressed already, and a WAV
         // must keep its byte ranges): they belong to the API router.
-        .layer(CompressionLayer::new());
-    crate::api::router(sessions)
-        .merge(pages)
-        .layer(TraceLayer::new_for_http())
+        .layer(CompressionLayer::new())
+        // The API's routes have their request spans from its own router.
+        .layer(middleware::from_fn(crate::telemetry::request_span));
+    crate::api::router(sessions).merge(pages)
 }
 
 /// The app is one page: any other path is not found.

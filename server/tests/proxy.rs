@@ -467,10 +467,20 @@ async fn a_client_that_gives_up_during_the_start_does_not_keep_the_service() {
 
 /// Not a test: the time a request to an already running service takes through the proxy, against the
 /// same request straight to the container. `cargo nextest run -p server --run-ignored only proxy_overhead
-/// --no-capture`.
-#[tokio::test]
+/// --no-capture`, with `TSUZUKI_BENCH_TELEMETRY` unset (no subscriber at all), `terminal` (the server's own
+/// subscriber, no collector) or `otlp` (exporting everything to a collector here that drops it): the
+/// subscriber is the process's, so each is a run of its own, each measured against the direct calls.
+#[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn proxy_overhead() {
+    let otlp_endpoint = match std::env::var("TSUZUKI_BENCH_TELEMETRY").as_deref() {
+        Ok("otlp") => Some(Some(collector_that_drops_everything().await)),
+        Ok("terminal") => Some(None),
+        _ => None,
+    };
+    let _telemetry = otlp_endpoint.map(|otlp_endpoint| {
+        tsuzuki::telemetry::init(&tsuzuki::config::TelemetryConfig { otlp_endpoint }).unwrap()
+    });
     let Some(engine) = dockerd::start("proxy_overhead").await else {
         return;
     };
@@ -543,4 +553,16 @@ async fn without_services_or_a_config_file_the_answers_are_clear() {
         .await
         .unwrap();
     assert!(schema["properties"]["services"].is_object());
+}
+
+/// An OTLP/HTTP endpoint that takes every export and keeps nothing.
+async fn collector_that_drops_everything() -> String {
+    let app = axum::Router::new().route(
+        "/v1/{signal}",
+        axum::routing::post(|_: axum::body::Bytes| async { "" }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
 }

@@ -1,16 +1,15 @@
-//! HTTP from the browser: the JSON API and segment downloads, each logged with its duration, and each
-//! with the access token once the listener gave one (`crate::access` decides when to ask).
+//! The player's HTTP: the JSON API and segment downloads, each logged with its duration, and each with the
+//! access token once the listener gave one (`crate::access` decides when to ask).
 
 use js_sys::{ArrayBuffer, Date, Reflect, Uint8Array};
 use serde::{de::DeserializeOwned, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
 
-use crate::access::{self, Ask, Step};
-use crate::api::{
-    ErrorBody, JOIN_CORRELATED_HEADER, JOIN_CORRELATION_HEADER, SEGMENT_INDEX_HEADER,
-};
+use crate::access::{self, Step};
+use crate::api::{JOIN_CORRELATED_HEADER, JOIN_CORRELATION_HEADER, SEGMENT_INDEX_HEADER};
+use crate::fetch::{checked, describe, fetch, with_token};
 use crate::storage;
 use crate::view::View;
 
@@ -39,60 +38,9 @@ pub fn now_ms() -> f64 {
         .map_or(0.0, |p| p.now())
 }
 
-fn describe(error: JsValue) -> String {
-    error.as_string().unwrap_or_else(|| format!("{error:?}"))
-}
-
-/// One request, with the stored access token if there is one.
-async fn fetch(
-    method: &str,
-    url: &str,
-    body: Option<&str>,
-    token: Option<&str>,
-) -> Result<Response, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = RequestInit::new();
-    init.set_method(method);
-    let headers = web_sys::Headers::new().map_err(describe)?;
-    if let Some(token) = token {
-        headers
-            .set("authorization", &access::authorization(token))
-            .map_err(describe)?;
-    }
-    if let Some(body) = body {
-        headers
-            .set("content-type", "application/json")
-            .map_err(describe)?;
-        init.set_body(&JsValue::from_str(body));
-    }
-    init.set_headers(&headers);
-    let reply = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|e| format!("{method} {url}: network error {}", describe(e)))?;
-    reply.dyn_into().map_err(describe)
-}
-
 /// Whether the server answers at all (its health check needs no token).
 pub async fn reachable() -> bool {
     matches!(fetch("GET", "/health", None, None).await, Ok(reply) if reply.ok())
-}
-
-/// The reply if it is a success, else its error message.
-async fn checked(method: &str, url: &str, reply: Response) -> Result<Response, String> {
-    if reply.ok() {
-        return Ok(reply);
-    }
-    let status = reply.status();
-    let text = match reply.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    let message = serde_json::from_str::<ErrorBody>(&text).map_or(text, |b| b.error.message);
-    Err(format!("{method} {url}: HTTP {status}: {message}"))
 }
 
 /// Sends, and while the server wants a token, asks the listener for it and sends again.
@@ -104,25 +52,13 @@ async fn send(
     body: Option<&str>,
 ) -> Result<Response, String> {
     loop {
-        let sent = storage::token();
-        let reply = fetch(method, url, body, sent.as_deref()).await?;
-        let challenge = reply.headers().get("www-authenticate").ok().flatten();
-        let stored = storage::token();
-        match access::after(
-            reply.status(),
-            challenge.as_deref(),
-            sent.as_deref(),
-            stored.as_deref(),
-        ) {
-            Step::Done => return checked(method, url, reply).await,
-            Step::Retry => {}
-            Step::Ask(ask) => {
+        match with_token(method, url, body).await? {
+            (reply, Step::Done) => return checked(method, url, reply).await,
+            (_, Step::Retry) => {}
+            (_, Step::Ask(ask)) => {
                 log(&format!(
                     "{method} {url}: the server wants its access token"
                 ));
-                if ask == Ask::Rejected {
-                    storage::forget_token();
-                }
                 let token = gate.ask(view, ask).await.ok_or(access::DECLINED)?;
                 storage::set_token(&token);
             }

@@ -65,6 +65,7 @@ pub fn router(sessions: Sessions) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(crate::telemetry::request_span))
         .with_state(sessions)
 }
 

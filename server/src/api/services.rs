@@ -4,7 +4,8 @@
 use std::convert::Infallible;
 
 use app::api::{
-    ContainerInfo, GpuReport, ReloadResponse, ServiceInfo, ServicesResponse, StatsResponse,
+    ContainerInfo, GpuReport, LogsResponse, ReloadResponse, ServiceInfo, ServicesResponse,
+    StatsResponse,
 };
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::ApiError;
 use crate::containers::{proxy, Containers, ReloadError, ServiceError};
@@ -83,13 +84,6 @@ struct LogsQuery {
     tail: Option<usize>,
     #[serde(default)]
     follow: bool,
-}
-
-#[derive(Serialize)]
-struct LogsResponse {
-    service: String,
-    container_id: String,
-    lines: Vec<String>,
 }
 
 /// The container's last lines as JSON, or with `follow=true` as server-sent events (one `data:` per line)

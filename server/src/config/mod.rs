@@ -38,6 +38,14 @@ pub struct Config {
     pub session: SessionConfig,
     pub backend: BackendKind,
     pub containers: ContainersConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// Where OpenTelemetry goes; with no endpoint nothing is exported (and nothing is recorded for it).
+#[derive(Clone, Debug, Default)]
+pub struct TelemetryConfig {
+    /// The collector's base URL, without a trailing slash.
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -76,6 +76,10 @@ pub struct RawSettings {
     /// Docker engine of the model containers [default: unix:///var/run/docker.sock]
     #[arg(long, env = "DOCKER_HOST")]
     pub(super) docker_host: Option<String>,
+    /// OpenTelemetry collector to send traces, metrics and logs to over OTLP/HTTP (protobuf), e.g.
+    /// http://collector:4318; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended [default: none]
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub(super) otlp_endpoint: Option<String>,
     /// GPU memory the model containers may claim together (config file only: it goes with `services`).
     #[arg(skip)]
     pub(super) gpu_memory_budget_gb: Option<f64>,
@@ -122,6 +126,7 @@ impl RawSettings {
             acestep_service: self.acestep_service.or(lower.acestep_service),
             api_token: self.api_token.or(lower.api_token),
             docker_host: self.docker_host.or(lower.docker_host),
+            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
             gpu_memory_budget_gb: self.gpu_memory_budget_gb.or(lower.gpu_memory_budget_gb),
             services: self.services.or(lower.services),
             macros: self.macros.or(lower.macros),

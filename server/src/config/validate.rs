@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::raw::RawSettings;
 use super::services::ServiceConfig;
-use super::{BackendKind, Config, ContainersConfig, HttpConfig, SessionConfig};
+use super::{BackendKind, Config, ContainersConfig, HttpConfig, SessionConfig, TelemetryConfig};
 use crate::backend::acestep;
 
 /// Checks in the order a reader meets them: segments, then containers, then the backend that may use one.
@@ -25,7 +25,28 @@ pub(super) fn config(raw: RawSettings, leptos_addr: Option<SocketAddr>) -> Resul
         session,
         backend,
         containers,
+        telemetry: TelemetryConfig {
+            otlp_endpoint: otlp_endpoint(raw.otlp_endpoint.as_deref())?,
+        },
     })
+}
+
+/// An OTLP/HTTP collector's base URL; an empty one (as an unset environment variable may be) means none.
+fn otlp_endpoint(given: Option<&str>) -> Result<Option<String>, String> {
+    let Some(given) = given.map(str::trim).filter(|g| !g.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = |why: &str| format!("otlp_endpoint {given:?}: {why}");
+    let url = reqwest::Url::parse(given).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            "give the collector's http:// or https:// address, e.g. http://collector:4318",
+        ));
+    }
+    if url.query().is_some() {
+        return Err(invalid("a base URL takes no query"));
+    }
+    Ok(Some(given.trim_end_matches('/').to_string()))
 }
 
 fn session(raw: &RawSettings) -> Result<SessionConfig, String> {

@@ -53,7 +53,10 @@ pub(super) async fn wait_healthy(
         }
         if last_logs.elapsed() >= Duration::from_millis(500) {
             last_logs = Instant::now();
-            let tail = logs().await;
+            // More lines than shown: the probes among them are left out.
+            let lines = engine.log_tail(id, LOG_TAIL_LINES * 8).await;
+            let mut tail = without_probes(lines, &config.health_path);
+            tail.drain(..tail.len().saturating_sub(LOG_TAIL_LINES));
             slot.view().log_tail = tail;
         }
         let interval = match began.elapsed().as_secs() {
@@ -63,6 +66,20 @@ pub(super) async fn wait_healthy(
         };
         tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
+}
+
+/// The lines a loading server logged, less the access-log lines of our own health checks (uvicorn logs
+/// each one, as does the test double): they would hide what the server says about its progress.
+fn without_probes(lines: Vec<String>, health_path: &str) -> Vec<String> {
+    let probe = format!("GET {health_path}");
+    lines
+        .into_iter()
+        .filter(|line| {
+            !line.find(&probe).is_some_and(|at| {
+                !line[at + probe.len()..].starts_with(|c: char| c == '/' || c.is_alphanumeric())
+            })
+        })
+        .collect()
 }
 
 /// `Some(why)` if the ready container `id` of `service` died (it is then removed); `None` while it runs, or
@@ -80,5 +97,31 @@ pub(super) async fn died(engine: &dyn ContainerEngine, id: &str, service: &str) 
             ))
         }
         Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_probes;
+
+    #[test]
+    fn the_progress_shown_leaves_out_our_own_health_checks() {
+        let lines = [
+            "loading model: 40%",
+            r#"INFO:     127.0.0.1:51234 - "GET /health HTTP/1.1" 503 Service Unavailable"#,
+            "request GET /health",
+            "request GET /healthz/deep",
+            "Loading safetensors checkpoint shards: 2/4",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            without_probes(lines, "/health"),
+            [
+                "loading model: 40%",
+                "request GET /healthz/deep",
+                "Loading safetensors checkpoint shards: 2/4"
+            ]
+        );
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::failure::Failure;
 use super::Shared;
@@ -83,11 +85,23 @@ async fn attempts(
     let mut attempt = 1;
     loop {
         progress.send_replace(0.0);
-        let outcome = attempt_once(shared, generator, job, progress).await;
+        let span = tracing::info_span!(
+            "attempt",
+            attempt,
+            generator = ?generator,
+            task = job.task.name(),
+            otel.status_code = Empty,
+            error.message = Empty,
+        );
+        let outcome = attempt_once(shared, generator, job, progress)
+            .instrument(span.clone())
+            .await;
         let failure = match outcome {
             Ok(audio) => return Ok((audio, attempt)),
             Err(failure) => failure,
         };
+        span.record("otel.status_code", "ERROR");
+        span.record("error.message", failure.message.as_str());
         shared.metrics.backend_failure();
         tracing::warn!(
             session = id,

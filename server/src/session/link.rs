@@ -10,6 +10,7 @@ use app::api::{BridgeReason, StartingPhase};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::failure::{Cause, Failure};
 use super::generate::checked;
@@ -202,11 +203,13 @@ impl Link {
         if !self.ready {
             if self.warming.is_empty() && Instant::now() >= self.next_probe {
                 self.next_probe = Instant::now() + self.probe_every;
-                self.warming.spawn(warm(
+                let warming = warm(
                     self.managed.clone(),
                     self.backend.clone(),
                     self.phase.clone(),
-                ));
+                );
+                self.warming
+                    .spawn(warming.instrument(tracing::info_span!("model.warm")));
             }
             return;
         }
@@ -217,7 +220,8 @@ impl Link {
         self.first_prompt = Some(job.prompt.clone());
         let (backend, job) = (self.backend.clone(), job.clone());
         let (limit, frames) = (config.job_timeout, config.segment_frames());
-        self.first.spawn(async move {
+        let span = tracing::info_span!("model.text2music", segment.index = job.index);
+        let made = async move {
             let (progress, _) = watch::channel(0.0);
             match tokio::time::timeout(limit, backend.generate(&job, &progress)).await {
                 Ok(Ok(audio)) => tokio::task::spawn_blocking(move || checked(audio, frames, 0))
@@ -229,7 +233,8 @@ impl Link {
                     limit.as_secs_f64()
                 ))),
             }
-        });
+        };
+        self.first.spawn(made.instrument(span));
     }
 }
 

@@ -23,6 +23,7 @@ use app::api::{
 };
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::backend::synth::Synth;
 use crate::backend::Backend;
@@ -200,14 +201,21 @@ impl Sessions {
             // the session is there (a worker that found none would exit, leaving it `starting` for ever).
             let mut live = self.live();
             self.stopped().take();
-            let worker = tokio::spawn(worker::run(worker::Worker {
-                shared: Arc::downgrade(&self.shared),
-                id: id.to_string(),
-                seed: id.as_u64_pair().0,
-                wake: wake.clone(),
-                progress: progress_tx,
-                warming: warming_tx,
-            }));
+            // In the trace of the request that started it, so a Play's trace holds its segments; not its
+            // child for the terminal, whose lines would all carry the request.
+            let span = tracing::info_span!(parent: None, "session", session.id = %id);
+            crate::telemetry::follow(&span, &tracing::Span::current());
+            let worker = tokio::spawn(
+                worker::run(worker::Worker {
+                    shared: Arc::downgrade(&self.shared),
+                    id: id.to_string(),
+                    seed: id.as_u64_pair().0,
+                    wake: wake.clone(),
+                    progress: progress_tx,
+                    warming: warming_tx,
+                })
+                .instrument(span),
+            );
             let generator = match self.shared.bridge {
                 Some(_) => (Generator::Synth, Some(BridgeReason::ModelLoading)),
                 None => (Generator::Model, None),

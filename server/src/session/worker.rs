@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use app::api::BridgeReason;
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 use super::failure::{Cause, Failure};
 use super::generate::{blocking, discard, generate, task_for, Generator};
@@ -85,10 +86,15 @@ pub(super) async fn run(worker: Worker) {
             plan: &plan,
             previous: previous.as_ref(),
         };
-        let made = match &mut link {
-            None => segment.make(Generator::Model, None).await,
-            Some(link) => segment.bridged(link).await,
-        };
+        let span = tracing::info_span!("segment", segment.index = plan.index);
+        let made = async {
+            match &mut link {
+                None => segment.make(Generator::Model, None).await,
+                Some(link) => segment.bridged(link).await,
+            }
+        }
+        .instrument(span)
+        .await;
         match made {
             Ok(made) => previous = Some(made),
             Err(failure) => {

@@ -17,12 +17,15 @@ use std::time::Duration;
 
 use app::api::BackendInfo;
 use async_trait::async_trait;
-use reqwest::{multipart, RequestBuilder};
+use reqwest::{multipart, RequestBuilder, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::{Backend, BackendError, Job, Task};
+use crate::telemetry;
 use lm::Lm;
 use reply::{detail, status_error, unwrap_reply};
 use request::Asking;
@@ -127,6 +130,28 @@ impl AceStep {
         }
     }
 
+    /// Sends `request` in a client span named `what`, with the trace context for a model server that
+    /// traces too.
+    async fn send(&self, what: &str, request: RequestBuilder) -> Result<Response, BackendError> {
+        let span = tracing::info_span!(
+            "acestep",
+            otel.name = what,
+            otel.kind = "client",
+            otel.status_code = Empty,
+            http.response.status_code = Empty,
+        );
+        let reply = span
+            .in_scope(|| telemetry::propagate(request))
+            .send()
+            .instrument(span.clone())
+            .await;
+        match &reply {
+            Ok(reply) => span.record("http.response.status_code", reply.status().as_u16()),
+            Err(_) => span.record("otel.status_code", "ERROR"),
+        };
+        reply.map_err(|e| self.unreachable(e))
+    }
+
     fn unreachable(&self, error: reqwest::Error) -> BackendError {
         BackendError::Unreachable {
             url: self.settings.url.clone(),
@@ -136,13 +161,11 @@ impl AceStep {
 
     /// Asks `/health` (which needs no key) and remembers which server answered.
     async fn health(&self, timeout: Duration) -> Result<Health, BackendError> {
-        let reply = self
+        let request = self
             .http
             .get(format!("{}/health", self.settings.url))
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+            .timeout(timeout);
+        let reply = self.send("GET /health", request).await?;
         let health = server::health(&unwrap_reply::<Value>(reply).await?)?;
         self.state().generation = Some(health.generation);
         Ok(health)
@@ -154,10 +177,8 @@ impl AceStep {
         for path in ["/v1/models", "/v1/model_inventory"] {
             let request = self.http.get(format!("{}{path}", self.settings.url));
             let reply = self
-                .authorised(request)
-                .send()
-                .await
-                .map_err(|e| self.unreachable(e))?;
+                .send(&format!("GET {path}"), self.authorised(request))
+                .await?;
             match unwrap_reply::<Value>(reply).await {
                 Ok(data) => {
                     if let Some(names) = server::lm_models(&data) {
@@ -188,11 +209,7 @@ impl AceStep {
                 "init_llm": true,
                 "lm_model_path": lm.model,
             }));
-        let reply = self
-            .authorised(request)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let reply = self.send("POST /v1/init", self.authorised(request)).await?;
         unwrap_reply::<Value>(reply).await?;
         let health = loop {
             let health = self.health(LOADING_HEALTH_TIMEOUT).await?;
@@ -228,10 +245,8 @@ impl AceStep {
             }
         };
         let reply = self
-            .authorised(request)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+            .send("POST /release_task", self.authorised(request))
+            .await?;
         let released: Released = unwrap_reply(reply).await?;
         Ok(released.task_id)
     }
@@ -242,10 +257,8 @@ impl AceStep {
             .post(format!("{}/query_result", self.settings.url))
             .json(&json!({ "task_id_list": [task_id] }));
         let reply = self
-            .authorised(request)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+            .send("POST /query_result", self.authorised(request))
+            .await?;
         let mut states: Vec<TaskState> = unwrap_reply(reply).await?;
         if states.is_empty() {
             return Err(BackendError::Protocol(
@@ -258,10 +271,8 @@ impl AceStep {
     async fn download(&self, file: &str) -> Result<Audio, BackendError> {
         let request = self.http.get(format!("{}{}", self.settings.url, file));
         let reply = self
-            .authorised(request)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+            .send("GET audio file", self.authorised(request))
+            .await?;
         if !reply.status().is_success() {
             return Err(status_error(reply.status(), detail(reply).await));
         }

@@ -42,6 +42,25 @@ fn defaults_are_the_product_defaults() {
     assert_eq!(config.session.loudness_target, Some(-16.0));
     assert_eq!(config.session.opus_bitrate, 128_000);
     assert!(config.session.bridge);
+    assert_eq!(config.telemetry.otlp_endpoint, None);
+}
+
+#[test]
+fn the_otlp_endpoint_is_a_collector_base_url() {
+    let endpoint = |args: &[&str]| Config::load(cli(args), None).map(|c| c.telemetry.otlp_endpoint);
+    assert_eq!(
+        endpoint(&["--otlp-endpoint", "http://collector:4318/"]).unwrap(),
+        Some("http://collector:4318".into())
+    );
+    assert_eq!(endpoint(&["--otlp-endpoint", ""]).unwrap(), None);
+    for bad in [
+        "collector:4318",
+        "grpc://collector:4317",
+        "http://c:4318/?x=1",
+    ] {
+        let error = endpoint(&["--otlp-endpoint", bad]).unwrap_err();
+        assert!(error.starts_with("otlp_endpoint"), "{bad}: {error}");
+    }
 }
 
 #[test]

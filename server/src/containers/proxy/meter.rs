@@ -19,6 +19,8 @@ pub(super) struct Meter {
     pub tokens: TokenCounter,
     pub call: Call,
     pub _in_flight: InFlight,
+    /// The call's span: it ends with the answer, so a streamed answer's span lasts as long as the stream.
+    pub span: tracing::Span,
 }
 
 impl Meter {
@@ -43,6 +45,11 @@ impl Drop for Meter {
         call.bytes_in = self.bytes_in.load(Ordering::Relaxed);
         let tokens = std::mem::replace(&mut self.tokens, TokenCounter::new(""));
         call.tokens = tokens.finish();
+        if let Some((prompt, completion)) = call.tokens {
+            self.span
+                .record("gen_ai.usage.input_tokens", prompt)
+                .record("gen_ai.usage.output_tokens", completion);
+        }
         self.usage.record(&self.service, &call);
     }
 }

@@ -15,10 +15,13 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::memory;
 use super::{Containers, Lease, ServiceError, LOG_TAIL_LINES};
 use crate::metrics::Served;
+use crate::telemetry;
 use crate::usage::{Call, TokenCounter, Usage};
 use meter::Meter;
 
@@ -151,10 +154,23 @@ impl Target<'_> {
         {
             headers.remove(header::AUTHORIZATION);
         }
-        let mut upstream = containers
+        let span = tracing::info_span!(
+            "proxy",
+            otel.name = format!("{} {id}", self.parts.method),
+            otel.kind = "client",
+            otel.status_code = Empty,
+            service = id,
+            url.path = self.path,
+            http.response.status_code = Empty,
+            gen_ai.usage.input_tokens = Empty,
+            gen_ai.usage.output_tokens = Empty,
+        );
+        let upstream = containers
             .http()
             .request(self.parts.method.clone(), url)
             .headers(headers);
+        // Our call's trace context replaces any the client sent: the service's spans nest under this one.
+        let mut upstream = span.in_scope(|| telemetry::propagate(upstream));
         let bytes_in = Arc::new(AtomicU64::new(0));
         match payload {
             Payload::Held(bytes) => {
@@ -175,9 +191,13 @@ impl Target<'_> {
             Payload::Stream(_) => {}
         }
         let sent = Instant::now();
-        let reply = match upstream.send().await {
-            Ok(reply) => reply,
+        let reply = match upstream.send().instrument(span.clone()).await {
+            Ok(reply) => {
+                span.record("http.response.status_code", reply.status().as_u16());
+                reply
+            }
             Err(e) => {
+                span.record("otel.status_code", "ERROR");
                 failed(&usage);
                 return Err(ProxyError::Upstream(format!(
                     "service {id:?} did not answer: {e}"
@@ -209,6 +229,7 @@ impl Target<'_> {
                 ..Call::default()
             },
             _in_flight: in_flight,
+            span,
         };
         Ok(Answer {
             status,

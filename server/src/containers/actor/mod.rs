@@ -2,20 +2,20 @@
 //! liveness probe), [`lifecycle::step`] decides, and the actor carries out the effects it returns, in
 //! order. Start and stop run as futures beside the loop, so requests are answered while they run.
 
+mod record;
+mod work;
+
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::engine::{short, ContainerEngine, Found};
+use super::engine::{ContainerEngine, Found};
 use super::error::ServiceError;
-use super::health;
 use super::lifecycle::{self, Effect, Event, Failure, Idle, State};
 use super::manager::Manager;
 use super::slot::{Lease, Slot};
-use super::start::Start;
 use crate::config::ServiceConfig;
 use crate::metrics::Metrics;
 
@@ -456,112 +456,5 @@ impl Actor {
             }
             Effect::RecordExit => self.record_exit(input.died.take().unwrap_or_default()),
         }
-    }
-
-    fn record_ready(&mut self, started: Started) {
-        tracing::info!(
-            service = self.id(),
-            container = short(&started.container_id),
-            seconds = started.took.as_secs_f64(),
-            "service ready"
-        );
-        if started.created {
-            self.metrics.container_started(&self.id(), started.took);
-        }
-        {
-            let mut view = self.slot.view();
-            view.container_id = Some(started.container_id);
-            view.ready_since = Some(Instant::now());
-            view.error = None;
-        }
-        self.slot.usage().last_use = Instant::now();
-    }
-
-    fn record_start_failure(&self, error: Option<&ServiceError>) {
-        let message = error.map(ToString::to_string).unwrap_or_default();
-        tracing::error!(service = self.id(), "start failed: {message}");
-        self.metrics.container_start_failed(&self.id());
-        let mut view = self.slot.view();
-        view.container_id = None;
-        view.error = Some(message);
-    }
-
-    fn record_stopped(&self) {
-        tracing::info!(service = self.id(), "container stopped and removed");
-        self.metrics.container_stopped(&self.id());
-        self.slot.view().container_id = None;
-    }
-
-    fn record_stop_failure(&self, stopped: Option<&Result<(), ServiceError>>) {
-        if let Some(Err(e)) = stopped {
-            tracing::error!(service = self.id(), "stop failed: {e}");
-            self.slot.view().error = Some(format!("could not stop: {e}"));
-        }
-    }
-
-    /// The ready container died on its own: remember why; the next demand starts a new one.
-    fn record_exit(&self, reason: String) {
-        tracing::error!(service = self.id(), "{reason}");
-        let mut view = self.slot.view();
-        view.error = Some(reason);
-        view.container_id = None;
-    }
-
-    fn begin_start(&mut self, adopt: Option<Found>) {
-        {
-            let mut view = self.slot.view();
-            view.starting_since = Some(Instant::now());
-            view.log_tail.clear();
-            view.error = None;
-            view.admitted = false;
-        }
-        let start = Start {
-            slot: self.slot.clone(),
-            manager: self.manager.clone(),
-            engine: self.engine.clone(),
-            instance: self.instance.clone(),
-            http: self.http.clone(),
-        };
-        self.work = Some(
-            async move {
-                let began = Instant::now();
-                let result = start.run(adopt).await;
-                Done::Started(result.map(|(container_id, created)| Started {
-                    container_id,
-                    created,
-                    took: began.elapsed(),
-                }))
-            }
-            .boxed(),
-        );
-    }
-
-    fn begin_stop(&mut self) {
-        let engine = self.engine.clone();
-        let instance = self.instance.clone();
-        let config = self.slot.config();
-        let name = config.container_name();
-        let grace = config.stop_timeout();
-        self.work = Some(
-            async move {
-                // By name: the container may be one an abandoned start created without telling us its id.
-                let result = match engine.inspect(&name).await {
-                    Ok(Some(found)) if found.is_ours(&instance) => {
-                        engine.stop_and_remove(&found.id, grace).await
-                    }
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e),
-                };
-                Done::Stopped(result)
-            }
-            .boxed(),
-        );
-    }
-
-    fn liveness(&self) -> BoxFuture<'static, Option<String>> {
-        let engine = self.engine.clone();
-        let id = self.slot.view().container_id.clone().unwrap_or_default();
-        let service = self.id().to_string();
-        async move { health::died(engine.as_ref(), &id, &service).await }.boxed()
     }
 }
