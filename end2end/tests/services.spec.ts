@@ -45,8 +45,10 @@ test("the services page shows a model service's state, use and log, and starts, 
   writeFileSync(config, JSON.stringify({ gpu_memory_budget_gb: 12, services: [service] }));
   server = await startServer(["--config", config, "--docker-host", engine.host, "--api-token", "s3cret"]);
 
-  // Asked for the token once.
-  await page.goto(`${server.url}/services`);
+  // Found from the player; asked for the token once.
+  await page.goto(server.url);
+  await page.getByRole("link", { name: "Services" }).click();
+  await expect(page).toHaveURL(`${server.url}/services`);
   await expect(page.locator("#access-message")).toContainText("needs its access token");
   await page.fill("#token", "s3cret");
   await page.click("#access button[type=submit]");

@@ -453,6 +453,7 @@ fn managed_with_token() -> tsuzuki::config::Config {
         env: Default::default(),
         port: 9,
         host_port: None,
+        url: None,
         network: Network::Host,
         health_path: "/health".into(),
         gpus: Gpus::None,

@@ -47,6 +47,7 @@ fn double(id: &str, extra: &[&str]) -> ServiceConfig {
         env: BTreeMap::new(),
         port,
         host_port: None,
+        url: None,
         network: Network::Host,
         health_path: "/health".into(),
         gpus: Gpus::None,
@@ -335,7 +336,8 @@ async fn leftovers_of_a_crashed_run_are_adopted_or_removed_and_taken_names_never
         double("left-d", &[]),
     );
     let all = [a.clone(), b.clone(), c.clone(), d.clone()];
-    let first = Containers::new(&all, host.clone(), None, data.path(), metrics.clone()).unwrap();
+    let first =
+        Containers::new(&all, host.clone(), None, None, data.path(), metrics.clone()).unwrap();
     drop(first.ensure_ready("left-a").await.unwrap());
     let instance = engine
         .label("tsuzuki-left-a", "tsuzuki.instance")
@@ -354,7 +356,7 @@ async fn leftovers_of_a_crashed_run_are_adopted_or_removed_and_taken_names_never
     // The server dies: its tasks end, its containers stay.
     drop(first);
 
-    let second = Containers::new(&all, host, None, data.path(), metrics.clone()).unwrap();
+    let second = Containers::new(&all, host, None, None, data.path(), metrics.clone()).unwrap();
     let mut done = second.adopt_leftovers().await.unwrap();
     done.sort();
     let done: Vec<String> = done
@@ -502,6 +504,7 @@ async fn the_gpu_budget_evicts_idle_services_and_refuses_when_the_holder_is_busy
     let containers = Containers::new(
         &[a, b],
         Some(engine.host.clone()),
+        None,
         Some(12.0),
         data.path(),
         Arc::default(),
@@ -720,6 +723,7 @@ async fn cold_start_overhead() {
     let containers = Containers::new(
         std::slice::from_ref(&service),
         Some(engine.host.clone()),
+        None,
         None,
         data.path(),
         Arc::default(),

@@ -38,7 +38,10 @@ pub fn SettingsPanel() -> impl IntoView {
                     }).collect::<Vec<_>>()}
                 </select>
             </label>
-            <p class="hint">"Space plays and stops. Media keys work too."</p>
+            <p class="hint">
+                "Space plays and stops. Media keys work too. The model services this server runs: "
+                <a href="/services">"Services"</a>
+            </p>
         </section>
     }
 }

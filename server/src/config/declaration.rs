@@ -36,6 +36,9 @@ pub struct ServiceDeclaration {
     port: Option<u16>,
     /// The port on 127.0.0.1 the server reaches it at [default: `port`].
     host_port: Option<u16>,
+    /// Where the server reaches it instead, e.g. through a tunnel [default: this machine's `host_port`, or
+    /// the engine's machine when DOCKER_HOST is another one].
+    url: Option<String>,
     network: Option<Network>,
     /// Polled until it answers 2xx [default: /health].
     health_path: Option<String>,
@@ -123,6 +126,7 @@ impl ServiceDeclaration {
             env,
             port,
             host_port: self.host_port,
+            url: self.url,
             network: self.network.unwrap_or_default(),
             health_path: self
                 .health_path

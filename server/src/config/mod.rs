@@ -26,6 +26,7 @@ pub(crate) use declaration::service_from_toml;
 pub use diff::{diff, Diff};
 pub use raw::RawSettings;
 pub use services::{Gpus, Network, Restart, ServiceConfig};
+pub(crate) use validate::engine_machine;
 
 /// Output sample rate of every segment (ACE-Step's native rate, shared with the synthesizer).
 pub use tsuzuki_audio::SAMPLE_RATE;
@@ -39,6 +40,14 @@ pub struct Config {
     pub backend: BackendKind,
     pub containers: ContainersConfig,
     pub telemetry: TelemetryConfig,
+}
+
+/// Docker's TLS files (`DOCKER_CERT_PATH`): the engine's CA, and our certificate and key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DockerTls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Where OpenTelemetry goes; with no endpoint nothing is exported (and nothing is recorded for it).
@@ -97,6 +106,8 @@ pub struct ContainersConfig {
     pub services: Vec<ServiceConfig>,
     pub gpu_memory_budget_gb: Option<f64>,
     pub docker_host: Option<String>,
+    /// The files that prove who we are to a TLS engine, and who it is.
+    pub docker_tls: Option<DockerTls>,
     /// The file the services were declared in, watched for changes.
     pub config_file: Option<PathBuf>,
 }

@@ -80,6 +80,13 @@ pub struct RawSettings {
     /// http://collector:4318; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended [default: none]
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub(super) otlp_endpoint: Option<String>,
+    /// Verify a tcp:// engine's TLS certificate and present ours, as Docker's CLI does when this variable is
+    /// set to anything
+    #[arg(long, env = "DOCKER_TLS_VERIFY")]
+    pub(super) docker_tls_verify: Option<String>,
+    /// Folder with the engine's ca.pem and our cert.pem and key.pem [default: ~/.docker]
+    #[arg(long, env = "DOCKER_CERT_PATH")]
+    pub(super) docker_cert_path: Option<PathBuf>,
     /// GPU memory the model containers may claim together (config file only: it goes with `services`).
     #[arg(skip)]
     pub(super) gpu_memory_budget_gb: Option<f64>,
@@ -126,6 +133,8 @@ impl RawSettings {
             acestep_service: self.acestep_service.or(lower.acestep_service),
             api_token: self.api_token.or(lower.api_token),
             docker_host: self.docker_host.or(lower.docker_host),
+            docker_tls_verify: self.docker_tls_verify.or(lower.docker_tls_verify),
+            docker_cert_path: self.docker_cert_path.or(lower.docker_cert_path),
             otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
             gpu_memory_budget_gb: self.gpu_memory_budget_gb.or(lower.gpu_memory_budget_gb),
             services: self.services.or(lower.services),

@@ -21,6 +21,9 @@ pub struct ServiceConfig {
     pub port: u16,
     /// The port on 127.0.0.1 the server reaches it at [default: `port`]; equal to `port` with host networking.
     pub host_port: Option<u16>,
+    /// Where the server reaches it, when not on this machine's `host_port`: declared (a tunnel, a proxy in
+    /// front), or the engine's machine when the engine is on another one.
+    pub url: Option<String>,
     pub network: Network,
     pub health_path: String,
     pub gpus: Gpus,
@@ -151,6 +154,14 @@ impl ServiceConfig {
         if self.network == Network::Host && self.host_port.is_some_and(|p| p != self.port) {
             return problem("with host networking, host_port must equal port".into());
         }
+        if let Some(url) = &self.url {
+            let parsed = reqwest::Url::parse(url);
+            if !parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()) {
+                return problem(format!(
+                    "url {url:?} must be an http:// or https:// address"
+                ));
+            }
+        }
         if !self.health_path.starts_with('/') {
             return problem(format!(
                 "health_path {:?} must start with '/'",
@@ -226,7 +237,10 @@ impl ServiceConfig {
 
     /// Where the server reaches the service.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.host_port())
+        match &self.url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://127.0.0.1:{}", self.host_port()),
+        }
     }
 
     pub(crate) fn startup_timeout(&self) -> Duration {

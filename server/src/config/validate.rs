@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::raw::RawSettings;
 use super::services::ServiceConfig;
-use super::{BackendKind, Config, ContainersConfig, HttpConfig, SessionConfig, TelemetryConfig};
+use super::{
+    BackendKind, Config, ContainersConfig, DockerTls, HttpConfig, SessionConfig, TelemetryConfig,
+};
 use crate::backend::acestep;
 
 /// Checks in the order a reader meets them: segments, then containers, then the backend that may use one.
@@ -151,12 +153,73 @@ fn containers(raw: &RawSettings) -> Result<ContainersConfig, String> {
             ));
         }
     }
+    let docker_host = raw.docker_host.clone().filter(|h| !h.is_empty());
+    let docker_tls = docker_tls(raw, docker_host.as_deref())?;
+    // On another machine's engine, a service is reached on that machine unless it says otherwise.
+    if let Some(machine) = docker_host.as_deref().and_then(engine_machine) {
+        for service in services.iter_mut().filter(|s| s.url.is_none()) {
+            service.url = Some(format!("http://{machine}:{}", service.host_port()));
+        }
+    }
     Ok(ContainersConfig {
         services,
         gpu_memory_budget_gb: raw.gpu_memory_budget_gb,
-        docker_host: raw.docker_host.clone().filter(|h| !h.is_empty()),
+        docker_host,
+        docker_tls,
         config_file: raw.config.clone(),
     })
+}
+
+/// The machine of a `tcp://` (or `https://`) engine address, when it is not this one.
+pub(crate) fn engine_machine(host: &str) -> Option<&str> {
+    let rest = host
+        .strip_prefix("tcp://")
+        .or_else(|| host.strip_prefix("https://"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let machine = match authority.rsplit_once(':') {
+        Some((machine, port)) if port.bytes().all(|b| b.is_ascii_digit()) => machine,
+        _ => authority,
+    };
+    let local = ["localhost", "127.0.0.1", "[::1]", ""].contains(&machine);
+    (!local).then_some(machine)
+}
+
+/// Docker's TLS settings, read as its CLI reads them: any value of `DOCKER_TLS_VERIFY` turns them on, and
+/// the files are `ca.pem`, `cert.pem` and `key.pem` in `DOCKER_CERT_PATH` (else `~/.docker`).
+fn docker_tls(raw: &RawSettings, host: Option<&str>) -> Result<Option<DockerTls>, String> {
+    if raw.docker_tls_verify.as_deref().is_none_or(str::is_empty) {
+        return Ok(None);
+    }
+    let host = host.unwrap_or_default();
+    if !(host.starts_with("tcp://") || host.starts_with("https://")) {
+        return Err(format!(
+            "DOCKER_TLS_VERIFY is set, so DOCKER_HOST must be the engine's tcp:// address (e.g. \
+             tcp://gpu-box:2376), not {host:?}"
+        ));
+    }
+    let dir = match &raw.docker_cert_path {
+        Some(dir) => dir.clone(),
+        None => std::env::var_os("HOME")
+            .map(|home| std::path::PathBuf::from(home).join(".docker"))
+            .ok_or("DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor HOME is")?,
+    };
+    let file = |name: &str| {
+        let path = dir.join(name);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "DOCKER_CERT_PATH {}: {name} is missing (Docker's TLS files are ca.pem, cert.pem and \
+                 key.pem)",
+                dir.display()
+            ))
+        }
+    };
+    Ok(Some(DockerTls {
+        ca: file("ca.pem")?,
+        cert: file("cert.pem")?,
+        key: file("key.pem")?,
+    }))
 }
 
 fn backend(raw: &RawSettings, services: &[ServiceConfig]) -> Result<BackendKind, String> {

@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use super::engine::{ContainerEngine, CreateError, Found, LogLines};
 use super::error::ServiceError;
 use super::labels::{self, LABEL_INSTANCE, LABEL_MANAGED};
-use crate::config::{Gpus, Network, ServiceConfig};
+use crate::config::{engine_machine, DockerTls, Gpus, Network, ServiceConfig};
 
 /// Where the engine is when nothing else is said.
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -25,15 +25,17 @@ const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// The engine, connected on first use (so the server starts, and the embedded backend works, without Docker).
 pub(super) struct Docker {
     host: String,
+    tls: Option<DockerTls>,
     timeout: Duration,
     client: OnceCell<bollard::Docker>,
 }
 
 impl Docker {
     /// `timeout` bounds each engine call; a stop takes up to its grace period, so it must exceed that.
-    pub fn new(host: Option<String>, timeout: Duration) -> Docker {
+    pub fn new(host: Option<String>, tls: Option<DockerTls>, timeout: Duration) -> Docker {
         Docker {
             host: host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
+            tls,
             timeout,
             client: OnceCell::new(),
         }
@@ -42,9 +44,19 @@ impl Docker {
     async fn client(&self) -> Result<&bollard::Docker, ServiceError> {
         self.client
             .get_or_try_init(|| async {
-                let docker = bollard::Docker::connect_with_host(&self.host)
-                    .map_err(|e| self.error(e))?
-                    .with_timeout(self.timeout);
+                let docker = match &self.tls {
+                    Some(tls) => bollard::Docker::connect_with_ssl(
+                        &self.host,
+                        &tls.key,
+                        &tls.cert,
+                        &tls.ca,
+                        self.timeout.as_secs(),
+                        bollard::API_DEFAULT_VERSION,
+                    ),
+                    None => bollard::Docker::connect_with_host(&self.host),
+                }
+                .map_err(|e| self.error(e))?
+                .with_timeout(self.timeout);
                 // The engine here may be older than bollard's default API version (dockerd 20.10: 1.41).
                 docker.negotiate_version().await.map_err(|e| self.error(e))
             })
@@ -62,10 +74,33 @@ impl Docker {
                 host: self.host.clone(),
                 detail: "it did not answer in time".into(),
             },
-            other => ServiceError::EngineUnreachable {
-                host: self.host.clone(),
-                detail: other.to_string(),
-            },
+            other => {
+                // The cause is deep down (hyper's "client error (Connect)" says nothing on its own).
+                let mut detail = other.to_string();
+                let mut source = std::error::Error::source(&other);
+                while let Some(cause) = source {
+                    let text = cause.to_string();
+                    if !detail.contains(&text) {
+                        detail = format!("{detail}: {text}");
+                    }
+                    source = cause.source();
+                }
+                // A certificate refused either way fails the handshake at once; say which files to check.
+                let detail = if detail.contains("certificate")
+                    || detail.contains("CertificateRequired")
+                {
+                    format!(
+                        "its TLS certificate was not accepted, or ours was not (check ca.pem, cert.pem \
+                         and key.pem in DOCKER_CERT_PATH): {detail}"
+                    )
+                } else {
+                    detail
+                };
+                ServiceError::EngineUnreachable {
+                    host: self.host.clone(),
+                    detail,
+                }
+            }
         }
     }
 }
@@ -132,10 +167,12 @@ impl ContainerEngine for Docker {
         let options = CreateContainerOptionsBuilder::new()
             .name(&service.container_name())
             .build();
-        match docker
-            .create_container(Some(options), container_body(service, instance))
-            .await
-        {
+        let mut body = container_body(service, instance);
+        if engine_machine(&self.host).is_some() {
+            // On another machine the server is not the container's neighbour: it comes over the network.
+            publish_on(&mut body, "0.0.0.0");
+        }
+        match docker.create_container(Some(options), body).await {
             Ok(created) => Ok(created.id),
             Err(DockerError::DockerResponseServerError {
                 status_code: 409, ..
@@ -354,6 +391,22 @@ pub fn container_body(service: &ServiceConfig, instance: &str) -> ContainerCreat
     }
 }
 
+/// Publishes the container's ports on `ip` of the engine's machine (rather than its loopback).
+fn publish_on(body: &mut ContainerCreateBody, ip: &str) {
+    let bindings = body
+        .host_config
+        .as_mut()
+        .and_then(|h| h.port_bindings.as_mut());
+    for binding in bindings
+        .into_iter()
+        .flat_map(|b| b.values_mut())
+        .flatten()
+        .flatten()
+    {
+        binding.host_ip = Some(ip.to_string());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +454,17 @@ mod tests {
                 &serde_json::json!(-1),
                 &serde_json::json!([["gpu"]])
             )
+        );
+    }
+
+    #[test]
+    fn on_another_machine_s_engine_the_ports_are_published_beyond_its_loopback() {
+        let mut body = container_body(&acestep(), "abc");
+        publish_on(&mut body, "0.0.0.0");
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json["HostConfig"]["PortBindings"]["8001/tcp"][0],
+            serde_json::json!({"HostIp": "0.0.0.0", "HostPort": "8101"})
         );
     }
 

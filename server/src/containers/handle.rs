@@ -16,8 +16,8 @@ use super::error::{ServiceError, SetupError};
 use super::labels;
 use super::manager::Manager;
 use super::slot::Lease;
-use crate::config::Config;
 use crate::config::ServiceConfig;
+use crate::config::{Config, DockerTls};
 use crate::metrics::Metrics;
 
 /// The shared handle to every configured service.
@@ -40,6 +40,7 @@ impl Containers {
         Containers::new(
             &containers.services,
             containers.docker_host.clone(),
+            containers.docker_tls.clone(),
             containers.gpu_memory_budget_gb,
             &config.session.data_dir,
             metrics,
@@ -51,6 +52,7 @@ impl Containers {
     pub fn new(
         services: &[ServiceConfig],
         docker_host: Option<String>,
+        docker_tls: Option<DockerTls>,
         budget: Option<f64>,
         data_dir: &Path,
         metrics: Arc<Metrics>,
@@ -63,7 +65,11 @@ impl Containers {
             .max()
             .unwrap_or_default()
             .max(Duration::from_secs(60));
-        let engine = Docker::new(docker_host, Duration::from_secs(60) + longest_stop);
+        let engine = Docker::new(
+            docker_host,
+            docker_tls,
+            Duration::from_secs(60) + longest_stop,
+        );
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))

@@ -26,15 +26,36 @@ pub const OPENAI_IMAGE: &str = "tsuzuki-test/openai-double:1";
 pub struct Dockerd {
     /// `unix://…/docker.sock`, for the code under test's config.
     pub host: String,
+    /// Where the engine also listens on TLS, when started with [`start_tls`].
+    pub tls: Option<Tls>,
     /// Connected once dockerd answers.
     docker: Option<Docker>,
     dir: Option<tempfile::TempDir>,
     dockerd: Child,
 }
 
+/// An engine's TLS listener, as another machine's would be: at this machine's network address (not
+/// loopback), with certificates made for the test.
+pub struct Tls {
+    /// `tcp://address:port`, for `DOCKER_HOST`.
+    pub host: String,
+    /// The address alone: where the engine's services are reached.
+    pub machine: String,
+    pub files: super::tls::Files,
+}
+
 /// Starts a private engine with the test image loaded, or explains loudly why not.
 pub async fn start(test: &str) -> Option<Dockerd> {
-    match try_start().await {
+    start_engine(test, false).await
+}
+
+/// The same engine, listening on TLS too.
+pub async fn start_tls(test: &str) -> Option<Dockerd> {
+    start_engine(test, true).await
+}
+
+async fn start_engine(test: &str, tls: bool) -> Option<Dockerd> {
+    match try_start(tls).await {
         Ok(dockerd) => Some(dockerd),
         Err(reason) if std::env::var("TSUZUKI_REQUIRE_DOCKER").as_deref() == Ok("1") => {
             panic!("{test}: no Docker engine, and TSUZUKI_REQUIRE_DOCKER=1: {reason}")
@@ -51,7 +72,22 @@ pub async fn start(test: &str) -> Option<Dockerd> {
     }
 }
 
-async fn try_start() -> Result<Dockerd, String> {
+/// This machine's first IPv4 address beyond loopback, or loopback when it has none.
+fn this_machine() -> String {
+    let listed = Command::new("hostname").arg("-I").output();
+    let text = listed.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let first = text.ok().and_then(|t| {
+        t.split_whitespace()
+            .find(|a| {
+                a.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| !ip.is_loopback())
+            })
+            .map(str::to_string)
+    });
+    first.unwrap_or_else(|| "127.0.0.1".into())
+}
+
+async fn try_start(tls: bool) -> Result<Dockerd, String> {
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -73,12 +109,34 @@ async fn try_start() -> Result<Dockerd, String> {
     let namespace = format!("tsuzuki-test-{}", std::process::id());
     let path = |name: &str| d.join(name).to_string_lossy().into_owned();
     let socket = path("docker.sock");
+    let tls = if tls {
+        let machine = this_machine();
+        let port = std::net::TcpListener::bind("0.0.0.0:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        Some(Tls {
+            host: format!("tcp://{machine}:{port}"),
+            files: super::tls::make(&d.join("tls"), &machine)?,
+            machine,
+        })
+    } else {
+        None
+    };
+    let mut listen = vec!["-H".to_string(), format!("unix://{socket}")];
+    if let Some(tls) = &tls {
+        let [ca, cert, key] = &tls.files.server;
+        let file = |p: &PathBuf| p.to_string_lossy().into_owned();
+        listen.extend(["--tlsverify".into(), "--tlscacert".into(), file(ca)]);
+        listen.extend(["--tlscert".into(), file(cert), "--tlskey".into(), file(key)]);
+        listen.extend(["-H".into(), tls.host.clone()]);
+    }
     let dockerd = Command::new("dockerd")
         .args(["--config-file", &path("daemon.json")])
         .args(["--data-root", &path("data")])
         .args(["--exec-root", &path("exec")])
         .args(["--pidfile", &path("dockerd.pid")])
-        .args(["-H", &format!("unix://{socket}")])
+        .args(&listen)
         .args(["--containerd-namespace", &namespace])
         .args([
             "--containerd-plugins-namespace",
@@ -92,6 +150,7 @@ async fn try_start() -> Result<Dockerd, String> {
         .map_err(|e| format!("cannot run dockerd: {e}"))?;
     let mut engine = Dockerd {
         host: format!("unix://{socket}"),
+        tls,
         docker: None,
         dir: Some(dir),
         dockerd,

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
 pub mod dockerd;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -226,6 +226,67 @@ fn invalid_combinations_are_one_clear_line() {
     }
 }
 
+#[test]
+fn an_engine_on_another_machine_is_reached_over_tls_and_so_are_its_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let file = dir.path().join("tsuzuki.toml");
+    std::fs::write(&file, format!("{SERVICES}\n[[services]]\nid = \"tunnelled\"\nimage = \"x\"\nport = 9000\nurl = \"http://127.0.0.1:19000/\"\n")).unwrap();
+    let (file, certs_arg) = (file.to_str().unwrap(), certs.to_str().unwrap());
+    let load = |extra: &[&str]| {
+        let mut args = vec!["--config", file, "--docker-host", "tcp://gpu-box:2376"];
+        args.extend_from_slice(extra);
+        Config::load(cli(&args), None)
+    };
+    // Docker's CLI: any value turns verification on, and the three files must be there.
+    let missing = load(&["--docker-tls-verify", "1", "--docker-cert-path", certs_arg]).unwrap_err();
+    assert!(missing.contains("ca.pem is missing"), "{missing}");
+    for name in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::write(certs.join(name), "PEM").unwrap();
+    }
+    let config = load(&["--docker-tls-verify", "1", "--docker-cert-path", certs_arg]).unwrap();
+    let tls = config.containers.docker_tls.unwrap();
+    assert_eq!(
+        (tls.ca, tls.key),
+        (certs.join("ca.pem"), certs.join("key.pem"))
+    );
+    let urls: Vec<String> = config
+        .containers
+        .services
+        .iter()
+        .map(ServiceConfig::url)
+        .collect();
+    assert_eq!(urls, ["http://gpu-box:8101", "http://127.0.0.1:19000"]);
+    // Without TLS the engine is plain HTTP; an empty variable is no TLS, as for Docker.
+    let plain = load(&["--docker-tls-verify", ""]).unwrap();
+    assert_eq!(plain.containers.docker_tls, None);
+    assert_eq!(plain.containers.services[0].url(), "http://gpu-box:8101");
+    // On this machine's engine the service stays on loopback.
+    let local = Config::load(
+        cli(&["--config", file, "--docker-host", "tcp://127.0.0.1:2376"]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(local.containers.services[0].url(), "http://127.0.0.1:8101");
+    let error = Config::load(
+        cli(&[
+            "--config",
+            file,
+            "--docker-tls-verify",
+            "1",
+            "--docker-cert-path",
+            certs_arg,
+        ]),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("DOCKER_HOST must be the engine's tcp:// address"),
+        "{error}"
+    );
+}
+
 const SERVICES: &str = "[[services]]\nid = \"acestep\"\nimage = \"ghcr.io/ace-step/ace-step-1.5\"\nport = 8001\nhost_port = 8101\n";
 
 #[test]
