@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 use app::api::{ServiceState, ServicesResponse, SessionState};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use common::dockerd::{self, Dockerd, IMAGE};
-use common::{short, spawn, Server};
+use common::{eventually, short, spawn, Server};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tsuzuki::backend::acestep::Settings;
@@ -86,19 +85,6 @@ fn config(engine_host: &str, services: Vec<ServiceConfig>, acestep: Option<&str>
     }
     config.containers.services = services;
     config
-}
-
-/// Polls `check` until it holds, failing the test after `seconds`.
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 async fn services(server: &Server) -> ServicesResponse {

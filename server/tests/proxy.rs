@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::dockerd::{self, Dockerd, OPENAI_IMAGE};
-use common::{spawn, Server};
+use common::{eventually, spawn, Server};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tsuzuki::config::{RawSettings, Source};
@@ -93,18 +92,6 @@ impl Proxy {
             .iter()
             .find(|s| s["id"] == id)?;
         service["container_id"].as_str().map(str::to_string)
-    }
-}
-
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

@@ -6,27 +6,14 @@
 
 mod common;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::api::SessionState;
 use clap::Parser;
 use common::dockerd::{self, Dockerd, IMAGE};
-use common::{spawn, Server};
+use common::{eventually, spawn, Server};
 use serde_json::{json, Value};
 use tsuzuki::config::{Config, RawSettings, Source};
-
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A server whose ACE-Step runs on `engine` over TLS with the certificates in `certs`.
 async fn server(engine: &Dockerd, certs: &std::path::Path) -> (Server, u16, tempfile::TempDir) {

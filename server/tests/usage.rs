@@ -4,11 +4,8 @@
 
 mod common;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
-
 use common::dockerd::{self, Dockerd, OPENAI_IMAGE};
-use common::{short, spawn, Server};
+use common::{eventually, short, spawn, Server};
 use serde_json::{json, Value};
 
 fn free_port() -> u16 {
@@ -57,18 +54,6 @@ async fn chat(server: &Server, model: &str, stream: bool) -> reqwest::Response {
         "stream_options": {"include_usage": true},
         "messages": [{"role": "user", "content": "three little words"}]});
     server.post("/v1/chat/completions", body).await
-}
-
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 #[tokio::test]

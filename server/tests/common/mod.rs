@@ -65,6 +65,22 @@ pub async fn declared_body(reply: reqwest::Response) -> bytes::Bytes {
     bytes
 }
 
+/// Polls `check` until it holds, failing the test after `seconds`.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Short segments for speed: 8 s with a 2 s overlap.
 pub fn short(data_dir: &Path) -> Config {
     let mut config = Config::with(data_dir.to_path_buf(), 8.0, 2.0);
