@@ -26,6 +26,8 @@ const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 pub(super) struct Docker {
     host: String,
     tls: Option<DockerTls>,
+    /// On another machine the server is not the containers' neighbour: it comes over the network.
+    remote: bool,
     timeout: Duration,
     client: OnceCell<bollard::Docker>,
 }
@@ -33,8 +35,10 @@ pub(super) struct Docker {
 impl Docker {
     /// `timeout` bounds each engine call; a stop takes up to its grace period, so it must exceed that.
     pub fn new(host: Option<String>, tls: Option<DockerTls>, timeout: Duration) -> Docker {
+        let host = host.unwrap_or_else(|| DEFAULT_HOST.to_string());
         Docker {
-            host: host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
+            remote: engine_machine(&host).is_some(),
+            host,
             tls,
             timeout,
             client: OnceCell::new(),
@@ -168,8 +172,7 @@ impl ContainerEngine for Docker {
             .name(&service.container_name())
             .build();
         let mut body = container_body(service, instance);
-        if engine_machine(&self.host).is_some() {
-            // On another machine the server is not the container's neighbour: it comes over the network.
+        if self.remote {
             publish_on(&mut body, "0.0.0.0");
         }
         match docker.create_container(Some(options), body).await {

@@ -34,7 +34,7 @@ use crate::config::TelemetryConfig;
 use crate::containers::Containers;
 use crate::metrics::Metrics;
 use client::RuntimeClient;
-pub(crate) use context::{follow, propagate};
+pub(crate) use context::{follow, send_in};
 pub use request::span as request_span;
 
 /// What is logged when `RUST_LOG` says nothing.

@@ -22,7 +22,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tracing::field::Empty;
-use tracing::Instrument;
 
 use super::{Backend, BackendError, Job, Task};
 use crate::telemetry;
@@ -140,16 +139,9 @@ impl AceStep {
             otel.status_code = Empty,
             http.response.status_code = Empty,
         );
-        let reply = span
-            .in_scope(|| telemetry::propagate(request))
-            .send()
-            .instrument(span.clone())
-            .await;
-        match &reply {
-            Ok(reply) => span.record("http.response.status_code", reply.status().as_u16()),
-            Err(_) => span.record("otel.status_code", "ERROR"),
-        };
-        reply.map_err(|e| self.unreachable(e))
+        telemetry::send_in(&span, request)
+            .await
+            .map_err(|e| self.unreachable(e))
     }
 
     fn unreachable(&self, error: reqwest::Error) -> BackendError {

@@ -16,7 +16,6 @@ use axum::response::Response;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tracing::field::Empty;
-use tracing::Instrument;
 
 use super::memory;
 use super::{Containers, Lease, ServiceError, LOG_TAIL_LINES};
@@ -165,12 +164,10 @@ impl Target<'_> {
             gen_ai.usage.input_tokens = Empty,
             gen_ai.usage.output_tokens = Empty,
         );
-        let upstream = containers
+        let mut upstream = containers
             .http()
             .request(self.parts.method.clone(), url)
             .headers(headers);
-        // Our call's trace context replaces any the client sent: the service's spans nest under this one.
-        let mut upstream = span.in_scope(|| telemetry::propagate(upstream));
         let bytes_in = Arc::new(AtomicU64::new(0));
         match payload {
             Payload::Held(bytes) => {
@@ -191,13 +188,10 @@ impl Target<'_> {
             Payload::Stream(_) => {}
         }
         let sent = Instant::now();
-        let reply = match upstream.send().instrument(span.clone()).await {
-            Ok(reply) => {
-                span.record("http.response.status_code", reply.status().as_u16());
-                reply
-            }
+        // Our call's trace context replaces any the client sent: the service's spans nest under this one.
+        let reply = match telemetry::send_in(&span, upstream).await {
+            Ok(reply) => reply,
             Err(e) => {
-                span.record("otel.status_code", "ERROR");
                 failed(&usage);
                 return Err(ProxyError::Upstream(format!(
                     "service {id:?} did not answer: {e}"
