@@ -1,5 +1,9 @@
 //! tsuzuki's browser app: the page, the gapless player, and the API types shared with the server.
 
+// The services page's view is one deeply nested type; the release wasm build computes its layout past the
+// default limit of 128.
+#![recursion_limit = "256"]
+
 mod access;
 pub mod api;
 mod fetch;

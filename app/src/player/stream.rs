@@ -18,7 +18,7 @@ use super::lookahead::Lookahead;
 use super::plan::{self, Kind, Schedule, Shown};
 use super::sync::{NoSession, Sync, Verdict};
 use super::telemetry::Telemetry;
-use super::timeline::{Blend, Entry, Timeline};
+use super::timeline::{correlation, Blend, Entry, Placement, Timeline};
 use super::{end, halt, net, show, Run};
 
 /// How often to ask the server for its status while music plays, and while waiting for the first sound.
@@ -295,6 +295,15 @@ fn put(run: &Run, s: &mut Stream, schedule: &Schedule) -> Result<(), String> {
         net::log_error(&format!("segment {}: no audio to schedule", schedule.index));
         return Ok(());
     };
+    // A hold's two voices are one buffer a few seconds apart: how much they share is measured, not assumed.
+    let entry = match (schedule.entry, s.voices.back()) {
+        (Entry::Crossfade(seconds, _), Some(out)) if schedule.hold() => {
+            let rho = shared(&buffer, &out.placement, &schedule.placement, seconds);
+            Entry::Crossfade(seconds, Blend::Uncorrelated(rho))
+        }
+        (entry, _) => entry,
+    };
+    let schedule = &Schedule { entry, ..*schedule };
     let (at, from) = (
         schedule.placement.fade_in,
         schedule.fades_from(s.voices.len()),
@@ -329,13 +338,38 @@ fn put(run: &Run, s: &mut Stream, schedule: &Schedule) -> Result<(), String> {
             "crossfade to segment {index} at {at:.2} s over {seconds:.1} s"
         )),
         (Kind::Next, Entry::Quick) => {}
-        (Kind::Hold, _) => net::log_error(&format!(
-            "segment {} is late: holding the music (hold {})",
+        (Kind::Hold, entry) => net::log_error(&format!(
+            "segment {} is late: holding the music (hold {}, {entry:?})",
             index.saturating_add(1),
             s.telemetry.holds
         )),
     }
     Ok(())
+}
+
+/// The correlation, over a crossfade of `seconds` into `into`, of `buffer` as placed at `out` and at
+/// `into`: the audio of both voices through the crossfade, every channel.
+fn shared(buffer: &AudioBuffer, out: &Placement, into: &Placement, seconds: f64) -> f64 {
+    let rate = f64::from(buffer.sample_rate());
+    let length = buffer.length() as usize;
+    let stretch = |from: f64| -> Vec<f32> {
+        let start = ((from * rate).round().max(0.0) as usize).min(length);
+        let frames = ((seconds * rate) as usize).min(length - start);
+        let mut all = Vec::with_capacity(frames * buffer.number_of_channels() as usize);
+        for channel in 0..buffer.number_of_channels() {
+            let mut part = vec![0.0; frames];
+            // Only the stretch is copied, not the minute-long channel.
+            if buffer
+                .copy_from_channel_with_start_in_channel(&mut part, channel as i32, start as u32)
+                .is_ok()
+            {
+                all.extend(part);
+            }
+        }
+        all
+    };
+    let at = into.fade_in;
+    correlation(&stretch(at - out.start), &stretch(at - into.start))
 }
 
 /// A download to make: which segment, in which encoding, for which session.

@@ -7,6 +7,9 @@
 
 /// The shortest crossfade: below it a gain change is a click.
 const MIN_CROSSFADE: f64 = 0.05;
+/// The most negative correlation a power-keeping crossfade corrects for: there each gain is at most
+/// √2 times the uncorrected one, and audio that cancels more than that is rare enough to leave a dip.
+const MIN_CORRELATION: f64 = -0.5;
 
 /// Lengths in seconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -171,8 +174,8 @@ pub enum Blend {
     /// sum to one.
     Correlated,
     /// Different music (a hold jumping back, a new session, a change of generator, an overlap the model
-    /// changed): the powers must sum to one, corrected for the share `ρ` (0..1, the normalised
-    /// correlation) the two still have, which would otherwise add up louder.
+    /// changed): the powers must sum to one, corrected for the share `ρ` (-0.5..1, the normalised
+    /// correlation) the two still have, which would otherwise add up louder (or cancel, below zero).
     Uncorrelated(f64),
 }
 
@@ -188,8 +191,26 @@ pub fn fade_in_gain(blend: Blend, x: f64) -> f64 {
             // mirror image is the outgoing gain.
             let angle = std::f64::consts::FRAC_PI_2 * raised_cosine;
             let (b, a) = angle.sin_cos();
-            b / (1.0 + 2.0 * rho.clamp(0.0, 1.0) * a * b).sqrt()
+            b / (1.0 + 2.0 * rho.clamp(MIN_CORRELATION, 1.0) * a * b).sqrt()
         }
+    }
+}
+
+/// The normalised correlation ρ of two stretches of audio, sample against sample: how far a crossfade
+/// between them would add up louder (or cancel) than two unrelated signals. A hold jumps back by a few
+/// seconds, and music that repeats with its beat or bar can be much the same signal there.
+pub fn correlation(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa * bb > 0.0 {
+        (ab / (aa * bb).sqrt()).clamp(MIN_CORRELATION, 1.0)
+    } else {
+        0.0
     }
 }
 
@@ -290,6 +311,37 @@ mod tests {
             assert!(curve.windows(2).all(|w| w[1] >= w[0]), "monotonic");
             // Flat at both ends: no corner where the fade begins or ends.
             assert!(curve[1] < 0.01 && curve[62] > 0.99);
+        }
+    }
+
+    #[test]
+    fn correlation_measures_what_two_stretches_share() {
+        let tone = |phase: f64| -> Vec<f32> {
+            (0..4800)
+                .map(|i| (f64::from(i) * 0.05 + phase).sin() as f32)
+                .collect()
+        };
+        let a = tone(0.0);
+        assert!((correlation(&a, &a) - 1.0).abs() < 1e-9);
+        // A quarter period apart a sine shares nothing with itself; half a period apart it cancels,
+        // which is corrected only down to the floor.
+        assert!(correlation(&a, &tone(std::f64::consts::FRAC_PI_2)).abs() < 0.01);
+        assert_eq!(
+            correlation(&a, &tone(std::f64::consts::PI)),
+            MIN_CORRELATION
+        );
+        // Silence shares nothing, and divides by nothing.
+        assert_eq!(correlation(&a, &[0.0; 4800]), 0.0);
+        // The power-keeping curve holds for the measured share, including a negative one.
+        for rho in [correlation(&a, &tone(1.0)), MIN_CORRELATION] {
+            let (b, a) = (
+                fade_in_gain(Blend::Uncorrelated(rho), 0.5),
+                fade_in_gain(Blend::Uncorrelated(rho), 0.5),
+            );
+            assert!(
+                (a * a + b * b + 2.0 * rho * a * b - 1.0).abs() < 1e-12,
+                "ρ = {rho}"
+            );
         }
     }
 
