@@ -6,7 +6,7 @@ source "$(dirname "$0")/setup.sh"
 setup_rust
 setup_trunk
 setup_npm
-apt_install chromium docker.io binutils
+apt_install chromium docker.io docker-compose binutils
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -17,6 +17,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy (app in the browser: hydrate and csr)"
 cargo clippy -p app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 cargo clippy -p app --lib --target wasm32-unknown-unknown --features csr -- -D warnings
+
+step "The container image's build context (static server, release site), for the image and compose tests"
+bash scripts/image.sh --context-only
 
 step "Rust tests (nextest; container tests start their own dockerd and must not skip here)"
 require_docker=0

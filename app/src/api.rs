@@ -125,6 +125,10 @@ pub struct BackendInfo {
     /// Why the synthesizer plays instead of the model; `None` while the model plays.
     #[serde(default)]
     pub bridge_reason: Option<BridgeReason>,
+    /// While the synthesizer stands in after the model failed: the failure in its own words (say, that
+    /// Docker has no NVIDIA GPU runtime), so the listener can act on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_detail: Option<String>,
     /// While the embedded synthesizer plays: the prompt's words it used ("rain", "84 bpm", "no drums").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heard: Option<Vec<String>>,
@@ -471,6 +475,7 @@ mod tests {
                 lm_fallback_reason: None,
                 active: "synth".into(),
                 bridge_reason: None,
+                bridge_detail: None,
                 heard: None,
                 ignored: None,
             },

@@ -118,6 +118,14 @@ pub fn heard_words(backend: &BackendInfo) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
+/// The model's failure as the server worded it, in parentheses, or nothing.
+fn in_its_words(backend: &BackendInfo) -> String {
+    backend
+        .bridge_detail
+        .as_deref()
+        .map_or(String::new(), |d| format!(" ({d})"))
+}
+
 pub fn generator_words(backend: &BackendInfo, starting: Option<&StartingInfo>) -> String {
     let waiting = |what: &str| match starting {
         Some(s) => format!("{what} ({:.0} s so far)", s.elapsed_seconds),
@@ -134,12 +142,14 @@ pub fn generator_words(backend: &BackendInfo, starting: Option<&StartingInfo>) -
             (Some(BridgeReason::ModelLoading), None) => {
                 "while the model makes its first segment".to_string()
             }
-            (Some(BridgeReason::Unreachable), _) => {
-                "because the model cannot be reached; it returns when the model answers".to_string()
-            }
-            (Some(BridgeReason::Failing), _) => {
-                "because the model's segments fail; it returns when the model recovers".to_string()
-            }
+            (Some(BridgeReason::Unreachable), _) => format!(
+                "because the model cannot be reached{}; it returns when the model answers",
+                in_its_words(backend)
+            ),
+            (Some(BridgeReason::Failing), _) => format!(
+                "because the model's segments fail{}; it returns when the model recovers",
+                in_its_words(backend)
+            ),
             (None, _) => String::new(),
         };
         return format!("Embedded synthesizer {why}").trim_end().to_string();
@@ -239,6 +249,7 @@ mod tests {
             lm_fallback_reason: Some("the server offers only acestep-5Hz-lm-1.7B".into()),
             active: active.into(),
             bridge_reason: reason,
+            bridge_detail: None,
             heard: None,
             ignored: None,
         }
@@ -266,6 +277,15 @@ mod tests {
         assert!(
             generator_words(&backend("synth", Some(BridgeReason::Unreachable)), None)
                 .contains("cannot be reached")
+        );
+        let no_gpu = BackendInfo {
+            bridge_detail: Some("no NVIDIA GPU runtime available to Docker".into()),
+            ..backend("synth", Some(BridgeReason::Unreachable))
+        };
+        assert_eq!(
+            generator_words(&no_gpu, None),
+            "Embedded synthesizer because the model cannot be reached (no NVIDIA GPU runtime available \
+             to Docker); it returns when the model answers"
         );
         assert_eq!(
             generator_words(&backend("acestep", None), None),

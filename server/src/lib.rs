@@ -6,6 +6,7 @@ pub mod config;
 pub mod containers;
 pub mod encoding;
 pub mod gpu;
+pub mod healthcheck;
 pub mod metrics;
 pub mod session;
 pub mod telemetry;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tsuzuki::config::{Config, RawSettings, Source};
 use tsuzuki::containers::Containers;
 use tsuzuki::metrics::Metrics;
@@ -20,8 +20,28 @@ async fn main() -> ExitCode {
     }
 }
 
+#[derive(Parser)]
+#[command(
+    name = "tsuzuki",
+    version,
+    about = "Endless focus music: the generation server and web app"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: RawSettings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Exit 0 when the server these settings describe answers /health (the container image's HEALTHCHECK)
+    Healthcheck,
+}
+
 async fn run() -> Result<(), String> {
-    let flags = RawSettings::parse();
+    let cli = Cli::parse();
+    let flags = cli.settings;
     let options = leptos::config::get_configuration(None)
         .map_err(|e| format!("leptos configuration: {e}"))?
         .leptos_options;
@@ -30,6 +50,9 @@ async fn run() -> Result<(), String> {
         .and_then(|a| a.parse().ok());
     let source = Source { flags, leptos_addr };
     let config = source.load()?;
+    if let Some(Command::Healthcheck) = cli.command {
+        return tsuzuki::healthcheck::check(config.http.addr).await;
+    }
     let telemetry = tsuzuki::telemetry::init(&config.telemetry)?;
     let served = serve(config, source, options, &telemetry).await;
     telemetry.shutdown().await;
@@ -57,7 +80,9 @@ async fn serve(
     }
     let data = DataDir::open(&config.session.data_dir)?;
     let backend = tsuzuki::backend_for(&config)?;
-    if !config.http.addr.ip().is_loopback() {
+    if tsuzuki::healthcheck::in_container() {
+        tracing::info!(addr = %config.http.addr, "in a container: the address it is published on decides who can reach it");
+    } else if !config.http.addr.ip().is_loopback() {
         tracing::warn!(addr = %config.http.addr, "listening beyond this machine: anyone who can reach it can control playback");
         if config.http.api_token.is_none() && !config.containers.services.is_empty() {
             tracing::warn!("no api_token is set: anyone who can reach this server can start and stop the model containers");

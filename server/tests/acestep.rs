@@ -342,6 +342,9 @@ async fn a_model_that_dies_mid_session_is_bridged_and_rejoined_when_it_answers_a
         bridged.backend.bridge_reason,
         Some(BridgeReason::Unreachable)
     );
+    // The page can say what went wrong in the client's own words, not only that something did.
+    let detail = bridged.backend.bridge_detail.clone().unwrap_or_default();
+    assert!(detail.contains("cannot be reached"), "{detail}");
     // The music goes on without the model.
     for _ in 0..2 {
         let (status, got) = next(&server, index).await;
@@ -354,6 +357,7 @@ async fn a_model_that_dies_mid_session_is_bridged_and_rejoined_when_it_answers_a
         let (status, _) = next(&server, index).await;
         index += 1;
         if status.backend.active == "acestep" {
+            assert_eq!(status.backend.bridge_detail, None, "the failure is over");
             break;
         }
         assert!(index < 40, "never returned to the model: {status:?}");

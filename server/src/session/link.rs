@@ -107,6 +107,8 @@ pub(super) struct Link {
     probe_every: Duration,
     /// `None` while the model plays.
     reason: Option<BridgeReason>,
+    /// The last failure's message while it is why the synthesizer plays.
+    detail: Option<String>,
 }
 
 impl Link {
@@ -128,6 +130,7 @@ impl Link {
             next_probe: Instant::now(),
             probe_every,
             reason: Some(BridgeReason::ModelLoading),
+            detail: None,
         }
     }
 
@@ -135,13 +138,14 @@ impl Link {
         self.ready
     }
 
-    pub fn reason(&self) -> Option<BridgeReason> {
-        self.reason
+    /// Why the synthesizer plays, and the failure behind it in its own words.
+    pub fn why(&self) -> (Option<BridgeReason>, Option<String>) {
+        (self.reason, self.detail.clone())
     }
 
     /// The model made the segment that plays next.
     pub fn playing(&mut self) {
-        self.reason = None;
+        (self.reason, self.detail) = (None, None);
     }
 
     /// The model failed: the synthesizer takes over and the model is probed again from scratch.
@@ -152,6 +156,7 @@ impl Link {
         );
         self.ready = false;
         self.reason = Some(reason(failure));
+        self.detail = Some(failure.message.clone());
         self.next_probe = Instant::now() + self.probe_every;
         self.first.abort_all();
         self.first_prompt = None;
@@ -177,6 +182,7 @@ impl Link {
                             self.ready = true;
                             // Loaded: what remains is the first job.
                             self.reason = Some(BridgeReason::ModelLoading);
+                            self.detail = None;
                         }
                         Err(failure) => self.failed(&failure),
                     }

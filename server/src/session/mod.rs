@@ -91,6 +91,8 @@ struct Live {
     warming: watch::Receiver<Option<Warming>>,
     /// Who makes the segments now, and why the synthesizer does when it does.
     generator: (Generator, Option<BridgeReason>),
+    /// The failure behind the synthesizer standing in, in its own words.
+    bridge_detail: Option<String>,
     /// Wakes the worker when a download may let it continue.
     wake: Arc<Notify>,
     worker: JoinHandle<()>,
@@ -229,6 +231,7 @@ impl Sessions {
                 progress,
                 warming,
                 generator,
+                bridge_detail: None,
                 wake,
                 worker,
                 focus,

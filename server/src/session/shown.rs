@@ -16,6 +16,7 @@ impl Shared {
                 info.active = "synth".into();
             }
             info.bridge_reason = reason;
+            info.bridge_detail = reason.and(live.bridge_detail.clone());
             // The synthesizer says which of the prompt's words it used; a model reads them all.
             if info.active == "synth" {
                 let (heard, ignored) = crate::backend::synth::words(live.core.latest_prompt().0);

@@ -25,6 +25,7 @@ impl Backend for Down {
             lm_fallback_reason: None,
             active: "down".into(),
             bridge_reason: None,
+            bridge_detail: None,
             heard: None,
             ignored: None,
         }

@@ -148,18 +148,18 @@ impl Segment<'_> {
                 made => return made,
             }
         }
-        self.show(Generator::Synth, link.reason());
+        self.show(Generator::Synth, link.why());
         let job = self.job(Task::Text2Music);
         if let Some(audio) = link.first_segment(&job, config, deadline).await {
             link.playing();
             let made = self
                 .publish(audio, &job, Generator::Model, Instant::now(), 1)
                 .await?;
-            self.show(Generator::Model, None);
+            self.show(Generator::Model, (None, None));
             return Ok(made);
         }
         let made = self.make(Generator::Synth, None).await?;
-        self.show(Generator::Synth, link.reason());
+        self.show(Generator::Synth, link.why());
         Ok(made)
     }
 
@@ -285,9 +285,10 @@ impl Segment<'_> {
     }
 
     /// Tells the status which generator makes the segments now, and why the synthesizer does if it does.
-    fn show(&self, generator: Generator, reason: Option<BridgeReason>) {
+    fn show(&self, generator: Generator, (reason, detail): (Option<BridgeReason>, Option<String>)) {
         self.shared.with(&self.worker.id, |live| {
             live.generator = (generator, reason);
+            live.bridge_detail = detail;
         });
     }
 }

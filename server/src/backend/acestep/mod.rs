@@ -358,6 +358,7 @@ impl Backend for AceStep {
             lm_fallback_reason: lm.reason,
             active: "acestep".into(),
             bridge_reason: None,
+            bridge_detail: None,
             heard: None,
             ignored: None,
         }

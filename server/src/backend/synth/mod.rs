@@ -84,6 +84,7 @@ impl Backend for Synth {
             lm_fallback_reason: None,
             active: "synth".into(),
             bridge_reason: None,
+            bridge_detail: None,
             heard: None,
             ignored: None,
         }
