@@ -36,12 +36,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Exit 0 when the server these settings describe answers /health (the container image's HEALTHCHECK)
-    Healthcheck,
+    Healthcheck {
+        // Its own copy, so settings work after the word as well as before it.
+        #[command(flatten)]
+        settings: RawSettings,
+    },
 }
 
 async fn run() -> Result<(), String> {
     let cli = Cli::parse();
-    let flags = cli.settings;
+    let (flags, healthcheck) = match cli.command {
+        Some(Command::Healthcheck { settings }) => (settings.or(cli.settings), true),
+        None => (cli.settings, false),
+    };
     let options = leptos::config::get_configuration(None)
         .map_err(|e| format!("leptos configuration: {e}"))?
         .leptos_options;
@@ -50,7 +57,7 @@ async fn run() -> Result<(), String> {
         .and_then(|a| a.parse().ok());
     let source = Source { flags, leptos_addr };
     let config = source.load()?;
-    if let Some(Command::Healthcheck) = cli.command {
+    if healthcheck {
         return tsuzuki::healthcheck::check(config.http.addr).await;
     }
     let telemetry = tsuzuki::telemetry::init(&config.telemetry)?;

@@ -111,8 +111,9 @@ impl RawSettings {
     }
 
     /// Each setting from `self` when given there, else from `lower`: flags and environment (already merged
-    /// by clap) over the file. Listing every field keeps a new one from being forgotten: it must be named here.
-    pub(super) fn or(self, lower: RawSettings) -> RawSettings {
+    /// by clap) over the file, or a subcommand's flags over those before it. Listing every field keeps a new
+    /// one from being forgotten: it must be named here.
+    pub fn or(self, lower: RawSettings) -> RawSettings {
         RawSettings {
             addr: self.addr.or(lower.addr),
             backend: self.backend.or(lower.backend),

@@ -71,15 +71,19 @@ async fn expect_page_and_segment(base: &str, seconds: f64) {
     assert_eq!(frames, (seconds * f64::from(audio.sample_rate)) as usize);
 }
 
+/// A private engine with `tsuzuki:local` built on it, or `None` (said loudly) where none can run.
+async fn engine_with_image(test: &str) -> Option<dockerd::Dockerd> {
+    let context = cli::context()?;
+    let engine = dockerd::start(test).await?;
+    cli::build(&engine, &context);
+    Some(engine)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_image_is_small_has_no_shell_and_serves_a_segment_from_inside() {
-    let Some(context) = cli::context() else {
+    let Some(engine) = engine_with_image("image").await else {
         return;
     };
-    let Some(engine) = dockerd::start("image").await else {
-        return;
-    };
-    cli::build(&engine, &context);
 
     let size: u64 = cli::inspect(&engine, "tsuzuki:local", "{{.Size}}")
         .parse()
@@ -159,13 +163,9 @@ fn expect_nothing_left(engine: &dockerd::Dockerd) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compose_serves_the_page_and_a_segment_and_down_leaves_nothing_behind() {
-    let Some(context) = cli::context() else {
+    let Some(engine) = engine_with_image("compose").await else {
         return;
     };
-    let Some(engine) = dockerd::start("compose").await else {
-        return;
-    };
-    cli::build(&engine, &context);
     let port = cli::free_port();
     compose::as_written(&engine, &["config", "-q"]);
     let compose = Compose::on_host_network(port, &short_segments(port)[1..]);
@@ -188,13 +188,9 @@ async fn compose_serves_the_page_and_a_segment_and_down_leaves_nothing_behind() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compose_gpu_profile_without_a_gpu_runtime_plays_the_synthesizer_and_says_why() {
-    let Some(context) = cli::context() else {
+    let Some(engine) = engine_with_image("compose-gpu").await else {
         return;
     };
-    let Some(engine) = dockerd::start("compose-gpu").await else {
-        return;
-    };
-    cli::build(&engine, &context);
     let port = cli::free_port();
     compose::as_written(&engine, &["--profile", "gpu", "config", "-q"]);
     let compose = Compose::on_host_network(port, &short_segments(port)[1..]);
